@@ -1,0 +1,34 @@
+import { Hono } from "hono";
+import { createDb } from "./db/client";
+import type { AppEnv } from "./env";
+import { adminApi } from "./routes/admin";
+import { pspApi } from "./routes/psp";
+import { technicianApi } from "./routes/technician";
+import { uploadsRoute } from "./routes/uploads";
+
+/** The Worker's HTTP surface: one sub-app per API, each answering in its own envelope. */
+export const app = new Hono<AppEnv>();
+
+app.use("*", async (c, next) => {
+  c.set("db", createDb(c.env.DB));
+  await next();
+});
+
+app.get("/", (c) => c.json({ name: "edge-push", status: "ok" }));
+app.route("/api/admin", adminApi);
+app.route("/psp", pspApi);
+app.route("/api/mobile/technician/v2", technicianApi);
+app.route("/uploads", uploadsRoute);
+
+/** Unknown paths answer 404 in the envelope of the surface they fall under. */
+app.notFound((c) => {
+  const path = new URL(c.req.url).pathname;
+  if (path.startsWith("/psp/")) {
+    return c.json({ ret: "FAIL", data: { error_code: 1001, error_msg: "no such API" } }, 404);
+  }
+  if (path.startsWith("/api/mobile/")) return c.json({ status: false, message: "接口不存在" }, 404);
+  if (path.startsWith("/uploads/")) {
+    return c.json({ result: false, message: "文件不存在", error: "NOT_FOUND", data: null }, 404);
+  }
+  return c.json({ error: "not_found", message: `no route for ${c.req.method} ${path}` }, 404);
+});

@@ -1,0 +1,113 @@
+import { sql } from "drizzle-orm";
+import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+/** Times are milliseconds since the epoch (as the seeds' createAt / addTime). */
+const now = sql`(cast(unixepoch('subsec') * 1000 as integer))`;
+
+/** A tenant (CONTRACT §0). The master secret is stored AES-GCM encrypted with CREDENTIALS_KEY. */
+export const apps = sqliteTable("apps", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  name: text("name").notNull().unique(),
+  appkey: text("appkey").notNull().unique(),
+  /** base64(iv || ciphertext); null until a secret is issued (the built-in app starts without one). */
+  masterSecretEnc: text("master_secret_enc"),
+  enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+  legacyToken: integer("legacy_token", { mode: "boolean" }).notNull().default(true),
+  iosPayloadLimit: integer("ios_payload_limit").notNull().default(4096),
+  androidPayloadLimit: integer("android_payload_limit").notNull().default(4096),
+  pushRateLimit: integer("push_rate_limit").notNull().default(100),
+  createdAt: integer("created_at").notNull().default(now),
+  updatedAt: integer("updated_at").notNull().default(now),
+});
+
+export type AppRow = typeof apps.$inferSelect;
+
+/** Technician accounts (seed 001). */
+export const technicians = sqliteTable(
+  "technicians",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    phone: text("phone").notNull().unique(),
+    /** `pbkdf2-sha256$<iterations>$<salt b64>$<hash b64>`; never returned. */
+    passwordHash: text("password_hash").notNull(),
+    name: text("name"),
+    gender: text("gender"),
+    avatar: text("avatar"),
+    idNo: text("id_no"),
+    idPhoto: text("id_photo"),
+    bank: text("bank"),
+    bankAddress: text("bank_address"),
+    bankCardNo: text("bank_card_no"),
+    verifyAt: integer("verify_at"),
+    requestVerifyAt: integer("request_verify_at"),
+    verifyMsg: text("verify_msg"),
+    lastLoginAt: integer("last_login_at"),
+    lastLoginIp: text("last_login_ip"),
+    createAt: integer("create_at").notNull().default(now),
+    skill: text("skill"),
+    pushId: text("push_id"),
+    reference: text("reference"),
+    filmLevel: integer("film_level").notNull().default(0),
+    filmWorkingSeniority: integer("film_working_seniority").notNull().default(0),
+    carCoverLevel: integer("car_cover_level").notNull().default(0),
+    carCoverWorkingSeniority: integer("car_cover_working_seniority").notNull().default(0),
+    colorModifyLevel: integer("color_modify_level").notNull().default(0),
+    colorModifyWorkingSeniority: integer("color_modify_working_seniority").notNull().default(0),
+    beautyLevel: integer("beauty_level").notNull().default(0),
+    beautyWorkingSeniority: integer("beauty_working_seniority").notNull().default(0),
+    resume: text("resume"),
+    star: integer("star").notNull().default(0),
+    voteRate: integer("vote_rate").notNull().default(0),
+    /** NEWLY_CREATED | IN_VERIFICATION | VERIFIED | REJECTED | BANNED */
+    status: text("status").notNull().default("NEWLY_CREATED"),
+    /** Consecutive failed logins and the lock they caused (login rate limit). */
+    failedLogins: integer("failed_logins").notNull().default(0),
+    lockedUntil: integer("locked_until"),
+  },
+  (t) => [index("technicians_name_idx").on(t.name), index("technicians_status_idx").on(t.status)],
+);
+
+export type TechnicianRow = typeof technicians.$inferSelect;
+
+/** One row per live login; a JWT is valid only while its session row exists. */
+export const technicianSessions = sqliteTable(
+  "technician_sessions",
+  {
+    id: text("id").primaryKey(),
+    technicianId: integer("technician_id")
+      .notNull()
+      .references(() => technicians.id, { onDelete: "cascade" }),
+    createdAt: integer("created_at").notNull().default(now),
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [index("technician_sessions_tech_idx").on(t.technicianId)],
+);
+
+/** The current SMS code of a phone: one per phone, replaced by the next request. */
+export const smsCodes = sqliteTable("sms_codes", {
+  phone: text("phone").primaryKey(),
+  code: text("code").notNull(),
+  sentAt: integer("sent_at").notNull(),
+  expiresAt: integer("expires_at").notNull(),
+  tries: integer("tries").notNull().default(0),
+});
+
+/** Every accepted location report; the newest is the technician's last location. */
+export const technicianLocations = sqliteTable(
+  "technician_locations",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    technicianId: integer("technician_id")
+      .notNull()
+      .references(() => technicians.id, { onDelete: "cascade" }),
+    lng: real("lng").notNull(),
+    lat: real("lat").notNull(),
+    province: text("province").notNull(),
+    city: text("city").notNull(),
+    district: text("district"),
+    street: text("street"),
+    streetNumber: text("street_number"),
+    reportedAt: integer("reported_at").notNull(),
+  },
+  (t) => [uniqueIndex("technician_locations_tech_time_idx").on(t.technicianId, t.reportedAt)],
+);

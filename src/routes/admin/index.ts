@@ -1,0 +1,11 @@
+import { Hono } from "hono";
+import type { AppEnv } from "../../env";
+import { adminError } from "../../http/envelopes";
+import { adminApps } from "./apps";
+import { adminAuth } from "./auth";
+
+/** `/api/admin/*` (CONTRACT §1): bearer ADMIN_TOKEN, JSON in and out. */
+export const adminApi = new Hono<AppEnv>();
+adminApi.onError(adminError);
+adminApi.use("*", adminAuth);
+adminApi.route("/apps", adminApps);

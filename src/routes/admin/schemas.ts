@@ -1,0 +1,19 @@
+import { z } from "zod";
+import { APP_NAME } from "../../lib/ids";
+
+/** Payload limits: up to today's provider limit (4096 B for APNs and Android). */
+const payloadLimit = z.number().int().min(64).max(4096);
+
+export const appSettingsSchema = z.strictObject({
+  enabled: z.boolean().optional(),
+  legacy_token: z.boolean().optional(),
+  ios_payload_limit: payloadLimit.optional(),
+  android_payload_limit: payloadLimit.optional(),
+  push_rate_limit: z.number().int().min(1).max(100_000).optional(),
+});
+
+export const createAppSchema = z.strictObject({
+  name: z.string().regex(APP_NAME, "name must match ^[a-z][a-z0-9_-]{1,31}$"),
+  ios_payload_limit: payloadLimit.optional(),
+  android_payload_limit: payloadLimit.optional(),
+});

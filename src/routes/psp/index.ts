@@ -1,0 +1,15 @@
+import { Hono } from "hono";
+import type { AppEnv } from "../../env";
+import { pspError } from "../../http/envelopes";
+import { appView } from "../../services/apps";
+import { pspAuth } from "./auth";
+
+/** `/psp/*` (seed 003, CONTRACT §2): every call authenticated first, answers in seed 003's envelope. */
+export const pspApi = new Hono<AppEnv>();
+pspApi.onError(pspError);
+pspApi.use("*", pspAuth);
+
+pspApi.get("/app", (c) => {
+  const { created_at: _, ...view } = appView(c.var.app);
+  return c.json({ ret: "SUCCESS", data: view });
+});

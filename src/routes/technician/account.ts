@@ -1,0 +1,55 @@
+import { Hono } from "hono";
+import type { AppEnv } from "../../env";
+import { resultFail } from "../../errors";
+import { readParams } from "../../http/body";
+import { PHONE } from "../../lib/ids";
+import { requestCode } from "../../services/sms-codes";
+import { accountView } from "../../services/technician-view";
+import { changePassword, login, register, resetPassword, setPushId } from "../../services/technicians";
+import { smsProvider } from "../../sms/provider";
+import {
+  changePasswordParams,
+  loginParams,
+  pushIdParams,
+  registerParams,
+  resetParams,
+  verifySmsParams,
+} from "./schemas";
+import { requireTechnician, startSession } from "./session";
+
+const clientIp = (headers: Headers) => headers.get("cf-connecting-ip") ?? headers.get("x-real-ip") ?? null;
+
+/** Seed 001 §1–4, §7 and CONTRACT §4's verifySms. */
+export const account = new Hono<AppEnv>()
+  .post("/verifySms", async (c) => {
+    const { phone } = verifySmsParams.parse(await readParams(c));
+    if (!PHONE.test(phone)) throw resultFail("INVALID_PARAMETER", "手机号格式错误");
+    await requestCode(c.var.db, smsProvider(c.env), phone);
+    return c.json({ result: true, message: "", error: "", data: null });
+  })
+  .post("/register", async (c) => {
+    const input = registerParams.parse(await readParams(c));
+    const technician = await register(c.var.db, input);
+    await startSession(c, technician.id);
+    return c.json({ status: true, message: accountView(technician) });
+  })
+  .post("/login", async (c) => {
+    const input = loginParams.parse(await readParams(c));
+    const technician = await login(c.var.db, input, clientIp(c.req.raw.headers));
+    await startSession(c, technician.id);
+    return c.json({ status: true, message: accountView(technician) });
+  })
+  .put("/resetPassword", async (c) => {
+    await resetPassword(c.var.db, resetParams.parse(await readParams(c)));
+    return c.json({ status: true, message: null });
+  })
+  .put("/changePassword", requireTechnician, async (c) => {
+    const input = changePasswordParams.parse(await readParams(c));
+    await changePassword(c.var.db, c.var.technician, c.var.sessionId, input);
+    return c.json({ status: true, message: "修改密码成功" });
+  })
+  .post("/pushId", requireTechnician, async (c) => {
+    const { pushId } = pushIdParams.parse(await readParams(c));
+    await setPushId(c.var.db, c.var.technician.id, pushId);
+    return c.json({ status: true, message: null });
+  });

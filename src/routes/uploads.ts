@@ -1,0 +1,43 @@
+import { Hono } from "hono";
+import type { AppEnv } from "../env";
+import { accountFail, resultFail } from "../errors";
+import { technicianError } from "../http/envelopes";
+import { isAdminRequest } from "./admin/auth";
+import { resolveSession, tokenOf } from "./technician/session";
+
+const NAME = /^[0-9]{17,32}\.(png|jpg|gif|webp|heic)$/;
+const notFound = () => resultFail("NOT_FOUND", "文件不存在", 404);
+
+const serve = async (bucket: R2Bucket, key: string, cacheControl: string) => {
+  const object = await bucket.get(key);
+  if (!object) throw notFound();
+  const headers = new Headers();
+  object.writeHttpMetadata(headers);
+  headers.set("etag", object.httpEtag);
+  headers.set("cache-control", cacheControl);
+  headers.set("x-content-type-options", "nosniff");
+  return new Response(object.body, { headers });
+};
+
+/** CONTRACT §4: avatars are public; an ID photo only to its owner and the admin. */
+export const uploadsRoute = new Hono<AppEnv>();
+uploadsRoute.onError(technicianError);
+
+uploadsRoute.get("/technician/avatar/:name", async (c) => {
+  const name = c.req.param("name");
+  if (!NAME.test(name)) throw notFound();
+  return serve(c.env.UPLOADS, `technician/avatar/${name}`, "public, max-age=86400");
+});
+
+uploadsRoute.get("/technician/idPhoto/:name", async (c) => {
+  const name = c.req.param("name");
+  const path = `/uploads/technician/idPhoto/${name}`;
+  if (!isAdminRequest(c.req.header("authorization"), c.env.ADMIN_TOKEN)) {
+    const session = await resolveSession(c.var.db, c.env.JWT_SECRET, tokenOf(c));
+    if (!session) throw accountFail("未登录", 401);
+    // Someone else's photo answers as if it did not exist.
+    if (session.technician.idPhoto !== path) throw notFound();
+  }
+  if (!NAME.test(name)) throw notFound();
+  return serve(c.env.UPLOADS, `technician/idPhoto/${name}`, "private, no-store");
+});

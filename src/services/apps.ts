@@ -1,0 +1,96 @@
+import { eq } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { type AppRow, apps } from "../db/schema";
+import { adminFail } from "../errors";
+import { decryptSecret, encryptSecret, randomHex } from "../lib/crypto";
+
+/** An app as the admin and partner APIs show it: never its secret. */
+export const appView = (app: AppRow) => ({
+  name: app.name,
+  appkey: app.appkey,
+  enabled: app.enabled,
+  legacy_token: app.legacyToken,
+  ios_payload_limit: app.iosPayloadLimit,
+  android_payload_limit: app.androidPayloadLimit,
+  push_rate_limit: app.pushRateLimit,
+  created_at: new Date(app.createdAt).toISOString(),
+});
+
+/** Umeng-shaped credentials: a 24-hex appkey and a 32-hex (128-bit) master secret. */
+const newAppkey = () => randomHex(12);
+const newMasterSecret = () => randomHex(16);
+
+export const findAppByKey = async (db: Db, appkey: string): Promise<AppRow | undefined> =>
+  db.query.apps.findFirst({ where: eq(apps.appkey, appkey) });
+
+export const findAppByName = async (db: Db, name: string): Promise<AppRow | undefined> =>
+  db.query.apps.findFirst({ where: eq(apps.name, name) });
+
+export const requireApp = async (db: Db, appkey: string): Promise<AppRow> => {
+  const app = await findAppByKey(db, appkey);
+  if (!app) throw adminFail(404, "app_not_found", `no app with appkey ${appkey}`);
+  return app;
+};
+
+export type AppSettings = {
+  enabled?: boolean;
+  legacy_token?: boolean;
+  ios_payload_limit?: number;
+  android_payload_limit?: number;
+  push_rate_limit?: number;
+};
+
+export const createApp = async (
+  db: Db,
+  credentialsKey: string,
+  input: { name: string } & AppSettings,
+): Promise<{ app: AppRow; secret: string }> => {
+  if (await findAppByName(db, input.name)) throw adminFail(409, "app_exists", `app ${input.name} exists`);
+  const secret = newMasterSecret();
+  const [app] = await db
+    .insert(apps)
+    .values({
+      name: input.name,
+      appkey: newAppkey(),
+      masterSecretEnc: await encryptSecret(credentialsKey, secret),
+      iosPayloadLimit: input.ios_payload_limit,
+      androidPayloadLimit: input.android_payload_limit,
+    })
+    .onConflictDoNothing()
+    .returning();
+  if (!app) throw adminFail(409, "app_exists", `app ${input.name} exists`);
+  return { app, secret };
+};
+
+export const updateApp = async (db: Db, appkey: string, input: AppSettings): Promise<AppRow> => {
+  const [app] = await db
+    .update(apps)
+    .set({
+      enabled: input.enabled,
+      legacyToken: input.legacy_token,
+      iosPayloadLimit: input.ios_payload_limit,
+      androidPayloadLimit: input.android_payload_limit,
+      pushRateLimit: input.push_rate_limit,
+      updatedAt: Date.now(),
+    })
+    .where(eq(apps.appkey, appkey))
+    .returning();
+  if (!app) throw adminFail(404, "app_not_found", `no app with appkey ${appkey}`);
+  return app;
+};
+
+/** Issues a new master secret (the old one stops working at once); the only time it is shown. */
+export const rotateSecret = async (db: Db, credentialsKey: string, appkey: string): Promise<string> => {
+  const secret = newMasterSecret();
+  const [app] = await db
+    .update(apps)
+    .set({ masterSecretEnc: await encryptSecret(credentialsKey, secret), updatedAt: Date.now() })
+    .where(eq(apps.appkey, appkey))
+    .returning({ id: apps.id });
+  if (!app) throw adminFail(404, "app_not_found", `no app with appkey ${appkey}`);
+  return secret;
+};
+
+/** The app's master secret in clear, or null when none was issued. */
+export const masterSecretOf = async (credentialsKey: string, app: AppRow): Promise<string | null> =>
+  app.masterSecretEnc ? decryptSecret(credentialsKey, app.masterSecretEnc) : null;

@@ -1,0 +1,27 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { TestProject } from "vitest/node";
+import { createSmsStandIn } from "./stand-ins/sms";
+
+/** Starts the stand-ins for outside providers on loopback and hands their URL to the Worker tests. */
+export default async function setup(project: TestProject) {
+  const sms = createSmsStandIn();
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", async () => {
+      const url = new URL(req.url ?? "/", "http://127.0.0.1");
+      const body = Buffer.concat(chunks).toString("utf8");
+      try {
+        if (await sms(req, res, url, body)) return;
+        res.writeHead(404).end();
+      } catch (err) {
+        res.writeHead(500).end(String(err));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  project.provide("standInUrl", `http://127.0.0.1:${port}`);
+  return () => new Promise<void>((resolve) => server.close(() => resolve()));
+}

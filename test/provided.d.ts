@@ -1,0 +1,9 @@
+// What test/global-setup.ts provides to the test projects (vitest `provide` / `inject`).
+export {};
+
+declare module "vitest" {
+  interface ProvidedContext {
+    /** Base URL of the stand-in server for outside providers (SMS webhook, later APNs, Getui, FCM). */
+    standInUrl: string;
+  }
+}

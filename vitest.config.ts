@@ -1,0 +1,42 @@
+import path from "node:path";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+const root = import.meta.dirname;
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations(path.join(root, "migrations"));
+  return {
+    test: {
+      projects: [
+        {
+          test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" },
+        },
+        {
+          plugins: [
+            cloudflareTest(({ inject }) => ({
+              main: "./src/index.ts",
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: {
+                bindings: {
+                  TEST_MIGRATIONS: migrations,
+                  ADMIN_TOKEN: "test-admin-token",
+                  JWT_SECRET: "test-jwt-secret-0123456789abcdef",
+                  CREDENTIALS_KEY: "test-credentials-key-0123456789",
+                  SMS_WEBHOOK_URL: `${inject("standInUrl")}/sms`,
+                  STAND_IN_URL: inject("standInUrl"),
+                },
+              },
+            })),
+          ],
+          test: {
+            name: "worker",
+            include: ["test/worker/**/*.test.ts"],
+            globalSetup: ["./test/global-setup.ts"],
+            setupFiles: ["./test/apply-migrations.ts"],
+          },
+        },
+      ],
+    },
+  };
+});
