@@ -24,7 +24,7 @@ app.route("/uploads", uploadsRoute);
 app.notFound((c) => {
   const path = new URL(c.req.url).pathname;
   if (path.startsWith("/psp/")) {
-    return c.json({ ret: "FAIL", data: { error_code: 1001, error_msg: "no such API" } }, 404);
+    return c.json({ ret: "FAIL", data: { error_code: 4004, error_msg: "no such API" } }, 404);
   }
   if (path.startsWith("/api/mobile/")) return c.json({ status: false, message: "接口不存在" }, 404);
   if (path.startsWith("/uploads/")) {
