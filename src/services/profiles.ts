@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, gt, ne, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, ne, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { type TechnicianRow, technicianLocations, technicians } from "../db/schema";
 import { accountFail } from "../errors";
@@ -90,21 +90,17 @@ export type LocationInput = {
  */
 export const reportLocation = async (db: Db, technicianId: number, loc: LocationInput): Promise<boolean> => {
   const now = Date.now();
-  const recent = db
-    .select({ one: sql`1` })
-    .from(technicianLocations)
-    .where(
-      and(
-        eq(technicianLocations.technicianId, technicianId),
-        gt(technicianLocations.reportedAt, now - LOCATION_INTERVAL_MS),
-      ),
-    );
+  // Written out by hand: drizzle renders an embedded query as `((select …))`, and SQLite refuses
+  // `EXISTS ((select …))` as a syntax error.
   const result = await db.run(sql`
     INSERT INTO technician_locations
       (technician_id, lng, lat, province, city, district, street, street_number, reported_at)
     SELECT ${technicianId}, ${loc.lng}, ${loc.lat}, ${loc.province}, ${loc.city}, ${loc.district},
            ${loc.street}, ${loc.streetNumber}, ${now}
-    WHERE NOT EXISTS (${recent})`);
+    WHERE NOT EXISTS (
+      SELECT 1 FROM technician_locations
+      WHERE technician_id = ${technicianId} AND reported_at > ${now - LOCATION_INTERVAL_MS}
+    )`);
   return result.meta.changes === 1;
 };
 

@@ -49,3 +49,52 @@ export const ageSmsCode = (phone: string, ms: number) =>
   env.DB.prepare("UPDATE sms_codes SET sent_at = sent_at - ?1, expires_at = expires_at - ?1 WHERE phone = ?2")
     .bind(ms, phone)
     .run();
+
+/** Everything the SMS stand-in holds for `phone`: the last code and how many were delivered. */
+export const lastSms = async (phone: string): Promise<{ code?: string; count?: number }> => {
+  const res = await fetch(`${env.STAND_IN_URL}/sms/last?phone=${phone}`);
+  return (await res.json()) as { code?: string; count?: number };
+};
+
+/** Makes the next SMS to `phone` fail at the stand-in (503), once. */
+export const failNextSms = async (phone: string) => {
+  const res = await fetch(`${env.STAND_IN_URL}/sms/fail?phone=${phone}`, { method: "POST" });
+  await res.body?.cancel();
+};
+
+/** A `technicians` row as D1 holds it (snake_case columns), or null. */
+export const techRow = (id: number) =>
+  env.DB.prepare("SELECT * FROM technicians WHERE id = ?1").bind(id).first<Record<string, unknown>>();
+
+export const techRowByPhone = (phone: string) =>
+  env.DB.prepare("SELECT * FROM technicians WHERE phone = ?1").bind(phone).first<Record<string, unknown>>();
+
+/** The `sms_codes` row of a phone, or null. */
+export const smsRow = (phone: string) =>
+  env.DB.prepare("SELECT * FROM sms_codes WHERE phone = ?1")
+    .bind(phone)
+    .first<{ phone: string; code: string; sent_at: number; expires_at: number; tries: number }>();
+
+/** The number of live session rows of a technician. */
+export const sessionCount = async (id: number) =>
+  (
+    await env.DB.prepare("SELECT count(*) AS n FROM technician_sessions WHERE technician_id = ?1")
+      .bind(id)
+      .first<{ n: number }>()
+  )?.n;
+
+/** Sets columns of a technician directly in D1 (status, id_photo, …). */
+export const setTechColumns = (id: number, columns: Record<string, string | number | null>) => {
+  const names = Object.keys(columns);
+  const set = names.map((n, i) => `${n} = ?${i + 2}`).join(", ");
+  return env.DB.prepare(`UPDATE technicians SET ${set} WHERE id = ?1`)
+    .bind(id, ...names.map((n) => columns[n] ?? null))
+    .run();
+};
+
+/** Logs in through the API; returns the answer and the new session token. */
+export const loginTechnician = async (phone: string, password: string) => {
+  const res = await call(`${T}/login`, { json: { phone, password } });
+  const body = (await res.json()) as { status: boolean; message: unknown };
+  return { res, body, token: cookieToken(res) };
+};

@@ -1,8 +1,13 @@
 import { z } from "zod";
 
-/** A form or JSON parameter read as text: strings trimmed, numbers as written, anything else empty. */
+/**
+ * A form or JSON parameter read as text: strings trimmed, numbers as written, anything else empty.
+ * `.optional()` because zod 4 refuses a missing key for a bare `unknown()` ("expected nonoptional"),
+ * which would turn a missing parameter into a 500 instead of the call's own message.
+ */
 export const textParam = z
   .unknown()
+  .optional()
   .transform((v) =>
     typeof v === "string" ? v.trim() : typeof v === "number" && Number.isFinite(v) ? String(v) : "",
   );
@@ -10,6 +15,7 @@ export const textParam = z
 /** A password: taken exactly as sent (spaces count), numbers as written. */
 const passwordParam = z
   .unknown()
+  .optional()
   .transform((v) =>
     typeof v === "string" ? v : typeof v === "number" && Number.isFinite(v) ? String(v) : "",
   );
@@ -21,34 +27,37 @@ export const changePasswordParams = z.object({ oldPassword: passwordParam, newPa
 export const verifySmsParams = z.object({ phone: textParam });
 export const pushIdParams = z.object({ pushId: textParam });
 
+/** A text field: a string or null; anything else (a number, an object) is a format error, not zod's English. */
+const textOrNull = (label: string) => z.union([z.string(), z.null()], { error: `${label}格式错误` });
+
 const optionalText = (label: string, max: number) =>
-  z
-    .union([z.string(), z.null()])
+  textOrNull(label)
     .transform((v) => (v === null || v.trim() === "" ? null : v.trim()))
     .refine((v) => v === null || v.length <= max, `${label}不能超过${max}个字符`)
     .optional();
 
+/** A decimal number as JSON or form text (no hex, no exponent, no empty string). */
+const DECIMAL = /^-?\d+(\.\d+)?$/;
+const decimal = (message: string) =>
+  z.union([z.number(), z.string().trim().regex(DECIMAL, message)], { error: message }).transform(Number);
+
+/** 0–100, given as a number or a decimal string; null, "", booleans are refused. */
 const level = (label: string) =>
-  z.coerce
-    .number({ error: `${label}格式错误` })
-    .int(`${label}格式错误`)
-    .min(0, `${label}格式错误`)
-    .max(100, `${label}格式错误`)
+  decimal(`${label}格式错误`)
+    .pipe(z.number().int(`${label}格式错误`).min(0, `${label}格式错误`).max(100, `${label}格式错误`))
     .optional();
 
 /** CONTRACT §4: PUT me; every field optional, `null` or "" clears a text field. */
 export const profileParams = z.object({
   name: optionalText("姓名", 32),
   gender: optionalText("性别", 16),
-  idNo: z
-    .union([z.string(), z.null()])
+  idNo: textOrNull("身份证号")
     .transform((v) => (v === null || v.trim() === "" ? null : v.trim().toUpperCase()))
     .refine((v) => v === null || /^(\d{15}|\d{17}[\dX])$/.test(v), "身份证号格式错误")
     .optional(),
   bank: optionalText("开户银行", 64),
   bankAddress: optionalText("开户行地址", 128),
-  bankCardNo: z
-    .union([z.string(), z.null()])
+  bankCardNo: textOrNull("银行卡号")
     .transform((v) => (v === null || v.trim() === "" ? null : v.replace(/\s+/g, "")))
     .refine((v) => v === null || /^\d{12,30}$/.test(v), "银行卡号格式错误")
     .optional(),
@@ -83,17 +92,17 @@ const required = (field: string) =>
     .transform((v) => String(v).trim());
 
 const coordinate = (field: string, bound: number) =>
-  required(field)
-    .transform(Number)
-    .pipe(
-      z
-        .number({ error: `${field}格式错误` })
-        .min(-bound, `${field}格式错误`)
-        .max(bound, `${field}格式错误`),
-    );
+  required(field).pipe(
+    z
+      .string()
+      .regex(DECIMAL, `${field}格式错误`)
+      .transform(Number)
+      .pipe(z.number().min(-bound, `${field}格式错误`).max(bound, `${field}格式错误`)),
+  );
 
 const optionalPlace = z
   .unknown()
+  .optional()
   .transform((v) => (v === undefined || v === null || String(v).trim() === "" ? null : String(v).trim()))
   .refine((v) => v === null || v.length <= 64, "地址字段不能超过64个字符");
 
