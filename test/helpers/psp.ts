@@ -27,42 +27,35 @@ export const sign = (method: string, url: string, body: string, secret: string) 
 
 const ORIGIN = "http://127.0.0.1:8787";
 
-/** A psp call authenticated with the body signature (the recommended scheme). */
-export const pspSigned = async (
+type Opts = { timestamp?: string; secret?: string };
+
+/** A psp call, authenticated with the body signature (recommended) or seed 003's header token. */
+const pspCall = async (
+  scheme: "sign" | "token",
   app: TestApp,
   method: string,
   path: string,
-  body = "",
-  opts: { timestamp?: string; secret?: string } = {},
+  body: string,
+  opts: Opts,
 ) => {
   const timestamp = opts.timestamp ?? String(Date.now());
-  const s = await sign(method, `${ORIGIN}${path}`, body, opts.secret ?? app.app_master_secret);
-  const sep = path.includes("?") ? "&" : "?";
-  return call(`${path}${sep}sign=${s}`, {
-    method,
-    body: body || undefined,
-    headers: { "x-appkey": app.appkey, "x-timestamp": timestamp, "content-type": "application/json" },
-  });
+  const secret = opts.secret ?? app.app_master_secret;
+  const headers: Record<string, string> = {
+    "x-appkey": app.appkey,
+    "x-timestamp": timestamp,
+    "content-type": "application/json",
+  };
+  let url = path;
+  if (scheme === "sign") {
+    url += `${path.includes("?") ? "&" : "?"}sign=${await sign(method, `${ORIGIN}${path.split("?")[0]}`, body, secret)}`;
+  } else {
+    headers["x-validation-token"] = await validationToken(app.appkey, secret, timestamp);
+  }
+  return call(url, { method, body: body || undefined, headers });
 };
 
-/** A psp call authenticated with seed 003's header token. */
-export const pspLegacy = async (
-  app: TestApp,
-  method: string,
-  path: string,
-  body = "",
-  opts: { timestamp?: string; secret?: string } = {},
-) => {
-  const timestamp = opts.timestamp ?? String(Date.now());
-  const token = await validationToken(app.appkey, opts.secret ?? app.app_master_secret, timestamp);
-  return call(path, {
-    method,
-    body: body || undefined,
-    headers: {
-      "x-appkey": app.appkey,
-      "x-timestamp": timestamp,
-      "x-validation-token": token,
-      "content-type": "application/json",
-    },
-  });
-};
+export const pspSigned = (app: TestApp, method: string, path: string, body = "", opts: Opts = {}) =>
+  pspCall("sign", app, method, path, body, opts);
+
+export const pspLegacy = (app: TestApp, method: string, path: string, body = "", opts: Opts = {}) =>
+  pspCall("token", app, method, path, body, opts);

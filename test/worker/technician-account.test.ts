@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { call, callJson } from "../helpers/api";
+import { ACCOUNT_FIELDS } from "../helpers/seed-fields";
 import {
   cookieToken,
   loginTechnician,
@@ -11,39 +12,6 @@ import {
   T,
   techRowByPhone,
 } from "../helpers/technicians";
-
-/** Seed 001 §1's `message` fields, in the seed's order. */
-const ACCOUNT_FIELDS = [
-  "id",
-  "phone",
-  "name",
-  "gender",
-  "avatar",
-  "idNo",
-  "idPhoto",
-  "bank",
-  "bankAddress",
-  "bankCardNo",
-  "verifyAt",
-  "requestVerifyAt",
-  "verifyMsg",
-  "lastLoginAt",
-  "lastLoginIp",
-  "createAt",
-  "skill",
-  "pushId",
-  "reference",
-  "filmLevel",
-  "filmWorkingSeniority",
-  "carCoverLevel",
-  "carCoverWorkingSeniority",
-  "colorModifyLevel",
-  "colorModifyWorkingSeniority",
-  "beautyLevel",
-  "beautyWorkingSeniority",
-  "resume",
-  "status",
-];
 
 type Account = Record<string, unknown> & { id: number };
 const register = (body: Record<string, string>) => call(`${T}/register`, { json: body });

@@ -1,34 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { callJson } from "../helpers/api";
+import { ME_FIELDS } from "../helpers/seed-fields";
 import { registerTechnician, setTechColumns, T, techRow } from "../helpers/technicians";
-
-/** Seed 001 §8's fields, in the seed's order. */
-const ME_FIELDS = [
-  "id",
-  "phone",
-  "name",
-  "gender",
-  "avatar",
-  "idNo",
-  "idPhoto",
-  "bank",
-  "bankAddress",
-  "bankCardNo",
-  "verifyAt",
-  "requestVerifyAt",
-  "verifyMsg",
-  "lastLoginAt",
-  "lastLoginIp",
-  "createAt",
-  "skill",
-  "pushId",
-  "starRate",
-  "balance",
-  "unpaidOrders",
-  "totalOrders",
-  "commentCount",
-  "status",
-];
 
 const putMe = (token: string, json: Record<string, unknown>) =>
   callJson<{ status: boolean; message: Record<string, unknown> | string }>(`${T}/me`, {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { callJson } from "../helpers/api";
+import { PUBLIC_FIELDS } from "../helpers/seed-fields";
 import { registerTechnician, setTechColumns, T, type Tech, techRow } from "../helpers/technicians";
 
 type Page = {
@@ -10,29 +11,6 @@ type Page = {
   count: number;
   list: Record<string, unknown>[];
 };
-
-/** Seed 000's technician object as search lists it. */
-const PUBLIC_FIELDS = [
-  "id",
-  "phone",
-  "name",
-  "gender",
-  "avatar",
-  "idNo",
-  "idPhoto",
-  "bank",
-  "bankAddress",
-  "bankCardNo",
-  "verifyAt",
-  "lastLoginAt",
-  "lastLoginIp",
-  "createAt",
-  "star",
-  "voteRate",
-  "skill",
-  "pushId",
-  "statusCode",
-];
 
 const search = (token: string, params: Record<string, string>) =>
   callJson<{ status: boolean; message: Page }>(`${T}?${new URLSearchParams(params)}`, { token });
