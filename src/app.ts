@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { createDb } from "./db/client";
 import type { AppEnv } from "./env";
 import { adminApi } from "./routes/admin";
+import { mqttRoute } from "./routes/mqtt";
 import { pspApi } from "./routes/psp";
 import { technicianApi } from "./routes/technician";
 import { uploadsRoute } from "./routes/uploads";
@@ -19,6 +20,7 @@ app.route("/api/admin", adminApi);
 app.route("/psp", pspApi);
 app.route("/api/mobile/technician/v2", technicianApi);
 app.route("/uploads", uploadsRoute);
+app.route("/mqtt", mqttRoute);
 
 /** Unknown paths answer 404 in the envelope of the surface they fall under. */
 app.notFound((c) => {

@@ -7,3 +7,11 @@ declare module "vitest" {
     standInUrl: string;
   }
 }
+
+declare module "vitest" {
+  interface ProvidedContext {
+    /** Base URL of the `wrangler dev` the e2e project starts. */
+    e2eBase: string;
+    e2eAdminToken: string;
+  }
+}

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** Times are milliseconds since the epoch (as the seeds' createAt / addTime). */
 const now = sql`(cast(unixepoch('subsec') * 1000 as integer))`;
@@ -110,4 +110,35 @@ export const technicianLocations = sqliteTable(
     reportedAt: integer("reported_at").notNull(),
   },
   (t) => [uniqueIndex("technician_locations_tech_time_idx").on(t.technicianId, t.reportedAt)],
+);
+
+/** Groups / organisation units of an app (CONTRACT §2), a tree through `parent_id`. */
+export const groups = sqliteTable(
+  "groups",
+  {
+    appId: integer("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    groupId: text("group_id").notNull(),
+    name: text("name"),
+    parentId: text("parent_id"),
+    createdAt: integer("created_at").notNull().default(now),
+    updatedAt: integer("updated_at").notNull().default(now),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.groupId] }), index("groups_parent_idx").on(t.appId, t.parentId)],
+);
+
+/** Group membership: the source of truth the hubs follow. */
+export const groupMembers = sqliteTable(
+  "group_members",
+  {
+    appId: integer("app_id").notNull(),
+    groupId: text("group_id").notNull(),
+    userId: text("user_id").notNull(),
+    addedAt: integer("added_at").notNull().default(now),
+  },
+  (t) => [
+    primaryKey({ columns: [t.appId, t.groupId, t.userId] }),
+    index("group_members_user_idx").on(t.appId, t.userId),
+  ],
 );

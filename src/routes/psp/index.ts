@@ -3,6 +3,8 @@ import type { AppEnv } from "../../env";
 import { pspError } from "../../http/envelopes";
 import { appView } from "../../services/apps";
 import { pspAuth } from "./auth";
+import { pspGroups } from "./groups";
+import { pspPresence } from "./presence";
 
 /** `/psp/*` (seed 003, CONTRACT §2): every call authenticated first, answers in seed 003's envelope. */
 export const pspApi = new Hono<AppEnv>();
@@ -13,3 +15,6 @@ pspApi.get("/app", (c) => {
   const { created_at: _, ...view } = appView(c.var.app);
   return c.json({ ret: "SUCCESS", data: view });
 });
+
+pspApi.route("/groups", pspGroups);
+pspApi.route("/", pspPresence);

@@ -1,0 +1,24 @@
+import type { Message } from "../mqtt/session";
+import type { Identity } from "../mqtt/topics";
+
+/** Durable Object names: one UserHub per `<app>:<id>`, one GroupHub per `<app>:<group id>`. */
+export const hubName = (app: string, id: string) => `${app}:${id}`;
+
+export const userHub = (env: Env, who: Identity) =>
+  env.USER_HUB.get(env.USER_HUB.idFromName(hubName(who.app, who.id)));
+export const groupHub = (env: Env, app: string, groupId: string) =>
+  env.GROUP_HUB.get(env.GROUP_HUB.idFromName(hubName(app, groupId)));
+
+/** Headers the Worker sets on the upgrade it forwards to a UserHub (never taken from clients). */
+export const IDENTITY_APP = "x-edge-push-app";
+export const IDENTITY_SUB = "x-edge-push-sub";
+
+/** The result of a server publish (CONTRACT §2 push routing). */
+export type PublishOutcome = { delivered: number; foreground: boolean };
+
+/** Logs an error that an entry point caught, with the hub and entry point named. */
+export const logHubError = (hub: string, entry: string, err: unknown) => {
+  console.error(`${hub} ${entry}: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+};
+
+export type { Identity, Message };

@@ -1,0 +1,115 @@
+import type { ConnackPacket, ConnectPacket, Properties } from "../codec/types";
+import { isValidTopicName, mayPublish } from "../topics";
+import {
+  type ConnState,
+  type Ctx,
+  type Effect,
+  RC,
+  type Result,
+  SERVER,
+  v4ConnackCode,
+  type WillMessage,
+} from "./state";
+
+const refuse = (conn: ConnState, reason: number, text: string): Result => {
+  const connack: ConnackPacket =
+    conn.version === 5
+      ? { type: "connack", sessionPresent: false, reasonCode: reason, properties: { reasonString: text } }
+      : { type: "connack", sessionPresent: false, reasonCode: v4ConnackCode(reason) };
+  // [MQTT-3.2.2-5] a refused CONNECT gets a CONNACK with a non-zero code, then the close.
+  return {
+    conn: { ...conn, phase: "closed" },
+    out: [connack],
+    effects: [],
+    close: { code: 1008, reason: text },
+  };
+};
+
+const willOf = (p: ConnectPacket, now: number): WillMessage | undefined => {
+  if (!p.will) return undefined;
+  const props = p.will.properties ?? {};
+  return {
+    topic: p.will.topic,
+    payload: p.will.payload,
+    qos: p.will.qos,
+    retain: p.will.retain,
+    props: {
+      payloadFormatIndicator: props.payloadFormatIndicator,
+      contentType: props.contentType,
+      responseTopic: props.responseTopic,
+      correlationData: props.correlationData,
+      userProperties: props.userProperties,
+    },
+    expiresAt:
+      props.messageExpiryInterval !== undefined ? now + props.messageExpiryInterval * 1000 : undefined,
+    delay: props.willDelayInterval ?? 0,
+  };
+};
+
+/** CONNECT [MQTT-3.1]: validates, opens (or resumes) the session, answers CONNACK. */
+export const handleConnect = (conn: ConnState, p: ConnectPacket, ctx: Ctx): Result => {
+  const props = p.properties ?? {};
+  const base: ConnState = {
+    ...conn,
+    version: p.protocolVersion,
+    keepalive: p.keepalive,
+    clientReceiveMaximum: props.receiveMaximum ?? 65535,
+    clientMaximumPacketSize: props.maximumPacketSize ?? 268435455,
+    problemInfo: props.requestProblemInformation ?? true,
+  };
+  // [MQTT-3.1.2-21] Receive Maximum 0 and [MQTT-3.1.2-24] Maximum Packet Size 0 are protocol errors.
+  if (props.receiveMaximum === 0 || props.maximumPacketSize === 0) {
+    return refuse(base, RC.ProtocolError, "receive maximum and maximum packet size must not be 0");
+  }
+  if (props.authenticationMethod !== undefined) {
+    return refuse(base, RC.BadAuthenticationMethod, "enhanced authentication is not supported");
+  }
+  // CONTRACT §3: identity comes from the token; a non-empty user name must be that identity.
+  if (p.username !== undefined && p.username !== "" && p.username !== ctx.who.id) {
+    return refuse(base, RC.BadUserNameOrPassword, "user name does not match the token's subject");
+  }
+
+  let clientId = p.clientId;
+  let assigned: string | undefined;
+  if (clientId === "") {
+    // [MQTT-3.1.3-8] 3.1.1: an empty id needs Clean Session; [MQTT-3.1.3-6] then one is assigned.
+    if (p.protocolVersion === 4 && !p.clean) {
+      return refuse(base, RC.ClientIdentifierNotValid, "an empty client id needs clean session");
+    }
+    clientId = ctx.newClientId();
+    assigned = clientId;
+  }
+  if (clientId.length > SERVER.maxClientIdLength) {
+    return refuse(base, RC.ClientIdentifierNotValid, "client id too long");
+  }
+
+  const will = willOf(p, ctx.now);
+  if (will && (!isValidTopicName(will.topic) || !mayPublish(ctx.who, will.topic, ctx.isMember))) {
+    return refuse(base, RC.NotAuthorized, "the will topic is not allowed for this identity");
+  }
+
+  // Session expiry: 3.1.1 clean=0 keeps the session (up to our cap); 5.0 uses the property.
+  const asked =
+    p.protocolVersion === 5 ? (props.sessionExpiryInterval ?? 0) : p.clean ? 0 : SERVER.maxSessionExpiry;
+  const expiry = Math.min(asked, SERVER.maxSessionExpiry);
+  // [MQTT-3.2.2-1..3] Session Present only when a stored session is resumed.
+  const sessionPresent = !p.clean && ctx.hasSession(clientId);
+
+  const properties: Properties | undefined =
+    p.protocolVersion === 5
+      ? {
+          receiveMaximum: SERVER.receiveMaximum,
+          topicAliasMaximum: SERVER.topicAliasMaximum,
+          maximumPacketSize: SERVER.maximumPacketSize,
+          retainAvailable: true,
+          wildcardSubscriptionAvailable: true,
+          subscriptionIdentifiersAvailable: true,
+          sharedSubscriptionAvailable: false,
+          ...(assigned ? { assignedClientIdentifier: assigned } : {}),
+          ...(expiry !== asked ? { sessionExpiryInterval: expiry } : {}),
+        }
+      : undefined;
+  const connack: ConnackPacket = { type: "connack", sessionPresent, reasonCode: 0, properties };
+  const effects: Effect[] = [{ type: "open-session", clientId, clean: p.clean, expiry, will }];
+  return { conn: { ...base, phase: "connected", clientId, aliases: {} }, out: [connack], effects };
+};

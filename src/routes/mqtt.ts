@@ -1,0 +1,35 @@
+import { Hono } from "hono";
+import type { AppEnv } from "../env";
+import { IDENTITY_APP, IDENTITY_SUB, userHub } from "../hubs/common";
+import { IDENTIFIER } from "../lib/ids";
+import { verifyToken } from "../lib/jwt";
+import { findAppByName } from "../services/apps";
+import { resolveSession } from "./technician/session";
+
+const refuse = (status: 401 | 403 | 426, message: string) =>
+  Response.json({ error: status === 426 ? "upgrade_required" : "unauthorized", message }, { status });
+
+/**
+ * `GET /mqtt` (CONTRACT §3): the identity is known before any MQTT byte — `?token=` or
+ * `Authorization: Bearer` — and the upgrade goes to that identity's UserHub.
+ */
+export const mqttRoute = new Hono<AppEnv>().get("/", async (c) => {
+  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") return refuse(426, "connect with a WebSocket");
+  const bearer = /^Bearer\s+(.+)$/i.exec(c.req.header("authorization") ?? "")?.[1]?.trim();
+  const token = c.req.query("token") || bearer;
+  const claims = token ? await verifyToken(c.env.JWT_SECRET, token) : null;
+  if (!claims || !IDENTIFIER.test(claims.sub)) return refuse(401, "a valid token is required");
+  if (claims.typ === "session") {
+    // A technician's login token, while its session is alive (app `technician`).
+    if (!(await resolveSession(c.var.db, c.env.JWT_SECRET, token)))
+      return refuse(401, "the session has ended");
+  }
+  const app = await findAppByName(c.var.db, claims.app);
+  if (!app) return refuse(401, "unknown app");
+  if (!app.enabled) return refuse(403, "the app is disabled");
+
+  const headers = new Headers(c.req.raw.headers);
+  headers.set(IDENTITY_APP, app.name);
+  headers.set(IDENTITY_SUB, claims.sub);
+  return userHub(c.env, { app: app.name, id: claims.sub }).fetch(new Request(c.req.raw, { headers }));
+});

@@ -1,0 +1,77 @@
+import { and, count, eq, inArray } from "drizzle-orm";
+import { Hono } from "hono";
+import { groupMembers, groups } from "../../db/schema";
+import type { AppEnv } from "../../env";
+import { pspFail } from "../../errors";
+import { groupHub, userHub } from "../../hubs/common";
+import { pspBody, pspParse } from "./body";
+import { groupSchema, identifier, membersSchema } from "./schemas";
+
+/** Unknown group (CONTRACT §2: 404); the code is the platform's own. */
+const unknownGroup = (id: string) => pspFail(404, 3001, `unknown group ${id}`);
+
+/** CONTRACT §2: groups / organisation units and their members. */
+export const pspGroups = new Hono<AppEnv>()
+  .put("/:group_id", async (c) => {
+    const groupId = pspParse(identifier, c.req.param("group_id"));
+    const input = await pspBody(c, groupSchema);
+    const { db, app } = c.var;
+    const find = (id: string) =>
+      db.query.groups.findFirst({ where: and(eq(groups.appId, app.id), eq(groups.groupId, id)) });
+    const existing = await find(groupId);
+    const parentId = input.parent_id === undefined ? (existing?.parentId ?? null) : input.parent_id;
+    if (parentId !== null) {
+      // The parent must exist, and the tree must stay a tree.
+      let cursor: string | null = parentId;
+      for (let depth = 0; cursor !== null; depth++) {
+        if (cursor === groupId || depth > 64) throw pspFail(400, 1001, "parent_id would make a cycle");
+        const parent = await find(cursor);
+        if (!parent) throw unknownGroup(cursor);
+        cursor = parent.parentId;
+      }
+    }
+    const name = input.name === undefined ? (existing?.name ?? null) : input.name;
+    await db
+      .insert(groups)
+      .values({ appId: app.id, groupId, name, parentId })
+      .onConflictDoUpdate({
+        target: [groups.appId, groups.groupId],
+        set: { name, parentId, updatedAt: Date.now() },
+      });
+    return c.json({ ret: "SUCCESS", data: { group_id: groupId, name, parent_id: parentId } });
+  })
+  .post("/:group_id/members", async (c) => {
+    const groupId = pspParse(identifier, c.req.param("group_id"));
+    const input = await pspBody(c, membersSchema);
+    const { db, app } = c.var;
+    const group = await db.query.groups.findFirst({
+      where: and(eq(groups.appId, app.id), eq(groups.groupId, groupId)),
+    });
+    if (!group) throw unknownGroup(groupId);
+    const add = [...new Set(input.add ?? [])];
+    const remove = [...new Set(input.remove ?? [])].filter((u) => !add.includes(u));
+    const inGroup = and(eq(groupMembers.appId, app.id), eq(groupMembers.groupId, groupId));
+    if (add.length) {
+      await db
+        .insert(groupMembers)
+        .values(add.map((userId) => ({ appId: app.id, groupId, userId })))
+        .onConflictDoNothing();
+    }
+    if (remove.length)
+      await db.delete(groupMembers).where(and(inGroup, inArray(groupMembers.userId, remove)));
+    // D1 is the truth; the hubs follow at once, so a removed member stops receiving now.
+    await Promise.all([
+      remove.length ? groupHub(c.env, app.name, groupId).removeMembers(app.name, groupId, remove) : null,
+      ...add.map((id) =>
+        userHub(c.env, { app: app.name, id }).setMembership({ app: app.name, id }, groupId, true),
+      ),
+      ...remove.map((id) =>
+        userHub(c.env, { app: app.name, id }).setMembership({ app: app.name, id }, groupId, false),
+      ),
+    ]);
+    const [total] = await db.select({ n: count() }).from(groupMembers).where(inGroup);
+    return c.json({
+      ret: "SUCCESS",
+      data: { group_id: groupId, added: add, removed: remove, members: total?.n ?? 0 },
+    });
+  });

@@ -1,0 +1,23 @@
+import { Hono } from "hono";
+import type { AppEnv } from "../../env";
+import { userHub } from "../../hubs/common";
+import { signToken } from "../../lib/jwt";
+import { pspBody, pspParse } from "./body";
+import { DEFAULT_MQTT_TTL_S, mqttTokenSchema, presenceQuery } from "./schemas";
+
+/** CONTRACT §2: presence and MQTT tokens. */
+export const pspPresence = new Hono<AppEnv>()
+  .get("/presence", async (c) => {
+    const { user_id } = pspParse(presenceQuery, { user_id: c.req.query("user_id") });
+    const who = { app: c.var.app.name, id: user_id };
+    return c.json({ ret: "SUCCESS", data: await userHub(c.env, who).presence(who) });
+  })
+  .post("/mqtt/token", async (c) => {
+    const { sub, ttl_s } = await pspBody(c, mqttTokenSchema);
+    const { token, exp } = await signToken(
+      c.env.JWT_SECRET,
+      { sub, app: c.var.app.name, typ: "mqtt" },
+      ttl_s ?? DEFAULT_MQTT_TTL_S,
+    );
+    return c.json({ ret: "SUCCESS", data: { token, sub, expires_at: new Date(exp * 1000).toISOString() } });
+  });

@@ -1,0 +1,131 @@
+import { createHash } from "node:crypto";
+import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import { inject } from "vitest";
+import WebSocket from "ws";
+
+export const BASE = inject("e2eBase");
+export const WS = BASE.replace(/^http/, "ws");
+const ADMIN = { authorization: `Bearer ${inject("e2eAdminToken")}`, "content-type": "application/json" };
+
+const md5 = (s: string) => createHash("md5").update(s, "utf8").digest("hex");
+
+export type App = { name: string; appkey: string; app_master_secret: string };
+
+let seq = 0;
+/** A fresh app (tenant) through the admin API. */
+export const createApp = async (): Promise<App> => {
+  seq += 1;
+  const name = `e2e-${process.pid}-${Date.now().toString(36)}-${seq}`;
+  const res = await fetch(`${BASE}/api/admin/apps`, {
+    method: "POST",
+    headers: ADMIN,
+    body: JSON.stringify({ name }),
+  });
+  if (res.status !== 201) throw new Error(`create app: ${res.status} ${await res.text()}`);
+  return (await res.json()) as App;
+};
+
+/** A signed partner call (Umeng body sign). */
+export const psp = async (app: App, method: string, path: string, body?: unknown) => {
+  const text = body === undefined ? "" : JSON.stringify(body);
+  const url = new URL(`${BASE}${path}`);
+  const sign = md5(method + url.origin + url.pathname + text + app.app_master_secret);
+  url.searchParams.set("sign", sign);
+  const res = await fetch(url, {
+    method,
+    headers: {
+      "x-appkey": app.appkey,
+      "x-timestamp": String(Date.now()),
+      "content-type": "application/json",
+    },
+    body: text || undefined,
+  });
+  return { status: res.status, body: (await res.json()) as { ret: string; data: Record<string, unknown> } };
+};
+
+export const mqttToken = async (app: App, sub: string): Promise<string> => {
+  const { body } = await psp(app, "POST", "/psp/mqtt/token", { sub });
+  if (body.ret !== "SUCCESS") throw new Error(`token: ${JSON.stringify(body)}`);
+  return String(body.data.token);
+};
+
+export const makeGroup = async (app: App, groupId: string, members: string[]) => {
+  await psp(app, "PUT", `/psp/groups/${groupId}`, { name: groupId });
+  if (members.length) await psp(app, "POST", `/psp/groups/${groupId}/members`, { add: members });
+};
+
+const clients: MqttClient[] = [];
+/** Connects a real mqtt.js client over WebSocket with a token; rejects on a refused CONNECT. */
+export const connect = async (token: string, opts: IClientOptions = {}): Promise<MqttClient> => {
+  const client = await mqtt.connectAsync(`${WS}/mqtt?token=${token}`, {
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+    ...opts,
+  });
+  clients.push(client);
+  return client;
+};
+
+/** Ends every client the test opened (call in afterEach). */
+export const closeAll = async () => {
+  await Promise.all(clients.splice(0).map((c) => c.endAsync(true).catch(() => undefined)));
+};
+
+/** Resolves with the next message a client receives on a topic matching `pred`. */
+export const nextMessage = (
+  client: MqttClient,
+  timeoutMs = 5000,
+  pred: (topic: string) => boolean = () => true,
+) =>
+  new Promise<{ topic: string; payload: string; packet: mqtt.IPublishPacket }>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off("message", on);
+      reject(new Error("no message in time"));
+    }, timeoutMs);
+    const on = (topic: string, payload: Buffer, packet: mqtt.IPublishPacket) => {
+      if (!pred(topic)) return;
+      clearTimeout(timer);
+      client.off("message", on);
+      resolve({ topic, payload: payload.toString(), packet });
+    };
+    client.on("message", on);
+  });
+
+/** Collects every message a client receives for `ms`. */
+export const collect = (client: MqttClient, ms: number) =>
+  new Promise<{ topic: string; payload: string }[]>((resolve) => {
+    const got: { topic: string; payload: string }[] = [];
+    const on = (topic: string, payload: Buffer) => got.push({ topic, payload: payload.toString() });
+    client.on("message", on);
+    setTimeout(() => {
+      client.off("message", on);
+      resolve(got);
+    }, ms);
+  });
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The HTTP status an upgrade to `/mqtt` gets (101 when it is accepted), and the subprotocol. */
+export const upgradeStatus = (query: string, headers: Record<string, string> = {}) =>
+  new Promise<{ status: number; protocol?: string }>((resolve, reject) => {
+    const ws = new WebSocket(`${WS}/mqtt${query}`, "mqtt", { headers });
+    ws.on("open", () => {
+      resolve({ status: 101, protocol: ws.protocol });
+      ws.close();
+    });
+    ws.on("unexpected-response", (_req, res) => {
+      resolve({ status: res.statusCode ?? 0 });
+      res.resume();
+      ws.terminate();
+    });
+    ws.on("error", (err) => reject(err));
+  });
+
+/** A raw WebSocket speaking bytes, for malformed-input tests. */
+export const rawSocket = (token: string) =>
+  new Promise<WebSocket>((resolve, reject) => {
+    const ws = new WebSocket(`${WS}/mqtt?token=${token}`, "mqtt");
+    ws.binaryType = "nodebuffer";
+    ws.on("open", () => resolve(ws));
+    ws.on("error", reject);
+  });
