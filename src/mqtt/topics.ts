@@ -7,28 +7,8 @@
  * - `<app>/app/status`         foreground status, published by clients (seed 002 服务器频道)
  */
 
-const enc = new TextEncoder();
-
-/** [MQTT-4.7.3-1] non-empty, [MQTT-4.7.3-2] no U+0000, [MQTT-4.7.3-3] at most 65535 bytes. */
-const basicOk = (s: string) => s.length > 0 && !s.includes("\u0000") && enc.encode(s).byteLength <= 65535;
-
-/** A topic name a PUBLISH may carry: no wildcards [MQTT-3.3.2-2]. */
-export const isValidTopicName = (topic: string): boolean =>
-  basicOk(topic) && !topic.includes("+") && !topic.includes("#");
-
-/**
- * A valid topic filter: `#` only as the whole last level [MQTT-4.7.1-2], `+` only as a whole
- * level [MQTT-4.7.1-3].
- */
-export const isValidTopicFilter = (filter: string): boolean => {
-  if (!basicOk(filter)) return false;
-  const levels = filter.split("/");
-  return levels.every((level, i) => {
-    if (level.includes("#")) return level === "#" && i === levels.length - 1;
-    if (level.includes("+")) return level === "+";
-    return true;
-  });
-};
+/** Topic name and filter syntax live with the codec [MQTT-4.7]. */
+export { isValidTopicFilter, isValidTopicName } from "./codec/topic";
 
 /** Shared subscriptions (`$share/…`) are not offered. */
 export const isSharedFilter = (filter: string): boolean => filter.startsWith("$share/");
