@@ -55,6 +55,7 @@ export const makeGroup = async (app: App, groupId: string, members: string[]) =>
 };
 
 const clients: MqttClient[] = [];
+const sockets: WebSocket[] = [];
 /** Connects a real mqtt.js client over WebSocket with a token; rejects on a refused CONNECT. */
 export const connect = async (token: string, opts: IClientOptions = {}): Promise<MqttClient> => {
   const client = await mqtt.connectAsync(`${WS}/mqtt?token=${token}`, {
@@ -66,9 +67,66 @@ export const connect = async (token: string, opts: IClientOptions = {}): Promise
   return client;
 };
 
-/** Ends every client the test opened (call in afterEach). */
+/** Ends every client and raw socket the test opened (call in afterEach). */
 export const closeAll = async () => {
+  for (const ws of sockets.splice(0)) ws.terminate();
   await Promise.all(clients.splice(0).map((c) => c.endAsync(true).catch(() => undefined)));
+};
+
+/** A token and a connected client for `userId` of `app`. */
+export const connectAs = async (app: App, userId: string, opts: IClientOptions = {}) =>
+  connect(await mqttToken(app, userId), opts);
+
+/**
+ * Subscribes and answers the SUBACK's return / reason codes, failures included (mqtt.js rejects
+ * a SUBACK with a failure code; the codes are what a test asserts).
+ */
+export const subscribeCodes = (
+  client: MqttClient,
+  topics: string | string[] | Record<string, mqtt.IClientSubscribeOptions>,
+  opts: mqtt.IClientSubscribeOptions = { qos: 1 },
+) =>
+  new Promise<number[]>((resolve, reject) => {
+    client.subscribe(topics as string[], opts, (err, _granted, packet) => {
+      const codes = (packet as { granted?: number[] } | undefined)?.granted;
+      if (codes) resolve(codes);
+      else reject(err ?? new Error("no SUBACK"));
+    });
+  });
+
+/** The `data` of GET /psp/presence for a user. */
+export const presence = async (app: App, userId: string) =>
+  (await psp(app, "GET", `/psp/presence?user_id=${userId}`)).body.data as {
+    user_id: string;
+    online: boolean;
+    focus: 0 | 1;
+    last_seen: string | null;
+  };
+
+/** Drops a client's connection without DISCONNECT (an abnormal close, as a phone losing signal). */
+export const kill = (client: MqttClient) => {
+  client.stream.destroy();
+};
+
+/** Resolves once the client's connection is closed (rejects after `ms`). */
+export const closedWithin = (client: MqttClient, ms: number) =>
+  new Promise<void>((resolve, reject) => {
+    if (!client.connected && client.disconnected) return resolve();
+    const t = setTimeout(() => reject(new Error(`still connected after ${ms} ms`)), ms);
+    client.once("close", () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+
+/** Polls `fn` until `ok` holds (or `ms` pass), answering the last value. */
+export const eventually = async <T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 5000): Promise<T> => {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (ok(v) || Date.now() > until) return v;
+    await sleep(100);
+  }
 };
 
 /** Resolves with the next message a client receives on a topic matching `pred`. */
@@ -126,6 +184,7 @@ export const rawSocket = (token: string) =>
   new Promise<WebSocket>((resolve, reject) => {
     const ws = new WebSocket(`${WS}/mqtt?token=${token}`, "mqtt");
     ws.binaryType = "nodebuffer";
+    sockets.push(ws);
     ws.on("open", () => resolve(ws));
     ws.on("error", reject);
   });
