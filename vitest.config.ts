@@ -10,7 +10,12 @@ export default defineConfig(async () => {
     test: {
       projects: [
         {
-          test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" },
+          test: {
+            name: "unit",
+            include: ["test/unit/**/*.test.ts"],
+            environment: "node",
+            benchmark: { include: ["bench/**/*.bench.ts"] },
+          },
         },
         {
           test: {
