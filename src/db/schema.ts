@@ -142,3 +142,112 @@ export const groupMembers = sqliteTable(
     index("group_members_user_idx").on(t.appId, t.userId),
   ],
 );
+
+/** Devices registered by partners (CONTRACT §2 `POST /psp/devices`). */
+export const devices = sqliteTable(
+  "devices",
+  {
+    appId: integer("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    deviceToken: text("device_token").notNull(),
+    /** ios | android */
+    platform: text("platform").notNull(),
+    /** apns | getui | fcm */
+    provider: text("provider").notNull(),
+    userId: text("user_id"),
+    /** Test device: `production_mode=false` pushes go only to these. */
+    isTest: integer("is_test", { mode: "boolean" }).notNull().default(false),
+    createdAt: integer("created_at").notNull().default(now),
+    updatedAt: integer("updated_at").notNull().default(now),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.deviceToken] }), index("devices_user_idx").on(t.appId, t.userId)],
+);
+
+/** Provider credentials of an app, AES-GCM encrypted with CREDENTIALS_KEY. */
+export const appCredentials = sqliteTable(
+  "app_credentials",
+  {
+    appId: integer("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    /** apns | getui | fcm */
+    provider: text("provider").notNull(),
+    dataEnc: text("data_enc").notNull(),
+    updatedAt: integer("updated_at").notNull().default(now),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.provider] })],
+);
+
+/** A push task (seed 003 `task_id`). Counters are per target (a device or an MQTT topic). */
+export const tasks = sqliteTable(
+  "tasks",
+  {
+    id: text("id").primaryKey(),
+    appId: integer("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    /** msg | config */
+    kind: text("kind").notNull(),
+    /** unicast | listcast | groupcast | broadcast | customizedcast */
+    type: text("type").notNull(),
+    /** scheduled | queued | sending | done | failed | cancelled | expired */
+    status: text("status").notNull(),
+    /** The validated request, as JSON (targeting, payload, policy). */
+    request: text("request").notNull(),
+    productionMode: integer("production_mode", { mode: "boolean" }).notNull().default(true),
+    startAt: integer("start_at"),
+    expireAt: integer("expire_at"),
+    outBizNo: text("out_biz_no"),
+    total: integer("total").notNull().default(0),
+    sent: integer("sent").notNull().default(0),
+    delivered: integer("delivered").notNull().default(0),
+    failed: integer("failed").notNull().default(0),
+    byMqtt: integer("by_mqtt").notNull().default(0),
+    byApns: integer("by_apns").notNull().default(0),
+    byGetui: integer("by_getui").notNull().default(0),
+    byFcm: integer("by_fcm").notNull().default(0),
+    /** Batches expanded but not finished; the task is done when it reaches 0 after expansion. */
+    pendingBatches: integer("pending_batches").notNull().default(0),
+    expanded: integer("expanded", { mode: "boolean" }).notNull().default(false),
+    createdAt: integer("created_at").notNull().default(now),
+    updatedAt: integer("updated_at").notNull().default(now),
+  },
+  (t) => [
+    uniqueIndex("tasks_out_biz_no_idx").on(t.appId, t.outBizNo),
+    index("tasks_app_created_idx").on(t.appId, t.createdAt),
+  ],
+);
+
+/**
+ * One row per (task, channel, target): the idempotency record of at-least-once delivery (a
+ * retried batch skips targets already `sent`) and the source of `failures`.
+ */
+export const taskTargets = sqliteTable(
+  "task_targets",
+  {
+    taskId: text("task_id")
+      .notNull()
+      .references(() => tasks.id, { onDelete: "cascade" }),
+    /** mqtt | apns | getui | fcm */
+    channel: text("channel").notNull(),
+    /** A device token, or the MQTT topic. */
+    target: text("target").notNull(),
+    /** pending | sent | failed */
+    status: text("status").notNull(),
+    reason: text("reason"),
+    updatedAt: integer("updated_at").notNull().default(now),
+  },
+  (t) => [primaryKey({ columns: [t.taskId, t.channel, t.target] }), index("task_targets_status_idx").on(t.taskId, t.status)],
+);
+
+/** Pushes accepted per app per second (CONTRACT §2 rate limit). */
+export const pushRate = sqliteTable(
+  "push_rate",
+  {
+    appId: integer("app_id").notNull(),
+    second: integer("second").notNull(),
+    count: integer("count").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.second] })],
+);
