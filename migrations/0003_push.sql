@@ -13,7 +13,6 @@ CREATE TABLE `devices` (
 	`platform` text NOT NULL,
 	`provider` text NOT NULL,
 	`user_id` text,
-	`is_test` integer DEFAULT false NOT NULL,
 	`created_at` integer DEFAULT (cast(unixepoch('subsec') * 1000 as integer)) NOT NULL,
 	`updated_at` integer DEFAULT (cast(unixepoch('subsec') * 1000 as integer)) NOT NULL,
 	PRIMARY KEY(`app_id`, `device_token`),
@@ -67,4 +66,11 @@ CREATE TABLE `tasks` (
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX `tasks_out_biz_no_idx` ON `tasks` (`app_id`,`out_biz_no`);--> statement-breakpoint
-CREATE INDEX `tasks_app_created_idx` ON `tasks` (`app_id`,`created_at`);
+CREATE INDEX `tasks_app_created_idx` ON `tasks` (`app_id`,`created_at`);--> statement-breakpoint
+CREATE TABLE `test_devices` (
+	`app_id` integer NOT NULL,
+	`device_token` text NOT NULL,
+	`created_at` integer DEFAULT (cast(unixepoch('subsec') * 1000 as integer)) NOT NULL,
+	PRIMARY KEY(`app_id`, `device_token`),
+	FOREIGN KEY (`app_id`) REFERENCES `apps`(`id`) ON UPDATE no action ON DELETE cascade
+);

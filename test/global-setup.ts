@@ -1,11 +1,14 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { TestProject } from "vitest/node";
+import { createApnsStandIn } from "./stand-ins/apns";
+import { createFcmStandIn } from "./stand-ins/fcm";
+import { createGetuiStandIn } from "./stand-ins/getui";
 import { createSmsStandIn } from "./stand-ins/sms";
 
 /** Starts the stand-ins for outside providers on loopback and hands their URL to the Worker tests. */
 export default async function setup(project: TestProject) {
-  const sms = createSmsStandIn();
+  const standIns = [createSmsStandIn(), createApnsStandIn(), createGetuiStandIn(), createFcmStandIn()];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -13,7 +16,7 @@ export default async function setup(project: TestProject) {
       const url = new URL(req.url ?? "/", "http://127.0.0.1");
       const body = Buffer.concat(chunks).toString("utf8");
       try {
-        if (await sms(req, res, url, body)) return;
+        for (const standIn of standIns) if (await standIn(req, res, url, body)) return;
         res.writeHead(404).end();
       } catch (err) {
         res.writeHead(500).end(String(err));

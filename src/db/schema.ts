@@ -156,12 +156,23 @@ export const devices = sqliteTable(
     /** apns | getui | fcm */
     provider: text("provider").notNull(),
     userId: text("user_id"),
-    /** Test device: `production_mode=false` pushes go only to these. */
-    isTest: integer("is_test", { mode: "boolean" }).notNull().default(false),
     createdAt: integer("created_at").notNull().default(now),
     updatedAt: integer("updated_at").notNull().default(now),
   },
   (t) => [primaryKey({ columns: [t.appId, t.deviceToken] }), index("devices_user_idx").on(t.appId, t.userId)],
+);
+
+/** Test devices (`production_mode=false` pushes go only to these), marked before or after registration. */
+export const testDevices = sqliteTable(
+  "test_devices",
+  {
+    appId: integer("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    deviceToken: text("device_token").notNull(),
+    createdAt: integer("created_at").notNull().default(now),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.deviceToken] })],
 );
 
 /** Provider credentials of an app, AES-GCM encrypted with CREDENTIALS_KEY. */
@@ -238,7 +249,10 @@ export const taskTargets = sqliteTable(
     reason: text("reason"),
     updatedAt: integer("updated_at").notNull().default(now),
   },
-  (t) => [primaryKey({ columns: [t.taskId, t.channel, t.target] }), index("task_targets_status_idx").on(t.taskId, t.status)],
+  (t) => [
+    primaryKey({ columns: [t.taskId, t.channel, t.target] }),
+    index("task_targets_status_idx").on(t.taskId, t.status),
+  ],
 );
 
 /** Pushes accepted per app per second (CONTRACT §2 rate limit). */

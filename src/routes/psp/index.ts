@@ -3,8 +3,10 @@ import type { AppEnv } from "../../env";
 import { pspError } from "../../http/envelopes";
 import { appView } from "../../services/apps";
 import { pspAuth } from "./auth";
+import { pspDevices } from "./devices";
 import { pspGroups } from "./groups";
 import { pspPresence } from "./presence";
+import { pspPush } from "./push";
 
 /** `/psp/*` (seed 003, CONTRACT §2): every call authenticated first, answers in seed 003's envelope. */
 export const pspApi = new Hono<AppEnv>();
@@ -17,4 +19,6 @@ pspApi.get("/app", (c) => {
 });
 
 pspApi.route("/groups", pspGroups);
+pspApi.route("/devices", pspDevices);
+pspApi.route("/push", pspPush);
 pspApi.route("/", pspPresence);

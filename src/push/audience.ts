@@ -1,0 +1,82 @@
+import { and, asc, eq, gt, inArray, type SQL, sql } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { devices, groupMembers, testDevices } from "../db/schema";
+import type { Audience } from "./request";
+
+export type DeviceTarget = {
+  token: string;
+  platform: "ios" | "android";
+  provider: "apns" | "getui" | "fcm";
+  userId: string | null;
+};
+
+/** The group and every sub-group below it (CONTRACT §2: groupcast includes every sub-group). */
+export const groupSubtree = async (db: Db, appId: number, groupId: string): Promise<string[]> => {
+  const rows = await db.all<{ g: string }>(sql`
+    WITH RECURSIVE sub(g, depth) AS (
+      SELECT ${groupId}, 0
+      UNION SELECT groups.group_id, sub.depth + 1 FROM groups JOIN sub ON groups.parent_id = sub.g
+      WHERE groups.app_id = ${appId} AND sub.depth < 64
+    ) SELECT DISTINCT g FROM sub`);
+  return rows.map((r) => r.g);
+};
+
+const audienceFilter = (appId: number, audience: Audience, groups: string[]): SQL | undefined => {
+  switch (audience.type) {
+    case "unicast":
+    case "listcast":
+      return inArray(devices.deviceToken, audience.tokens);
+    case "customizedcast":
+      return inArray(devices.userId, audience.aliases);
+    case "groupcast":
+      return sql`${devices.userId} IN (SELECT ${groupMembers.userId} FROM ${groupMembers} WHERE ${groupMembers.appId} = ${appId} AND ${inArray(groupMembers.groupId, groups)})`;
+    case "broadcast":
+      return undefined;
+  }
+};
+
+/** One page of the audience's devices, in token order after `cursor`. */
+export const devicePage = async (
+  db: Db,
+  appId: number,
+  audience: Audience,
+  groups: string[],
+  productionMode: boolean,
+  cursor: string | undefined,
+  limit: number,
+): Promise<DeviceTarget[]> => {
+  const where = [eq(devices.appId, appId), audienceFilter(appId, audience, groups)];
+  if (cursor !== undefined) where.push(gt(devices.deviceToken, cursor));
+  if (!productionMode) {
+    // Test mode: only the app's test devices (seed 003 production_mode=false).
+    where.push(
+      sql`${devices.deviceToken} IN (SELECT ${testDevices.deviceToken} FROM ${testDevices} WHERE ${testDevices.appId} = ${appId})`,
+    );
+  }
+  const rows = await db
+    .select({
+      token: devices.deviceToken,
+      platform: devices.platform,
+      provider: devices.provider,
+      userId: devices.userId,
+    })
+    .from(devices)
+    .where(and(...where))
+    .orderBy(asc(devices.deviceToken))
+    .limit(limit);
+  return rows as DeviceTarget[];
+};
+
+/** Tokens of a unicast / listcast that were never registered (CONTRACT §2: failed as UNKNOWN_DEVICE). */
+export const unknownTokens = async (db: Db, appId: number, tokens: string[]): Promise<string[]> => {
+  if (tokens.length === 0) return [];
+  const known = new Set(
+    (
+      await db
+        .select({ t: devices.deviceToken })
+        .from(devices)
+        .where(and(eq(devices.appId, appId), inArray(devices.deviceToken, tokens)))
+    ).map((r) => r.t),
+  );
+  return tokens.filter((t) => !known.has(t));
+};

@@ -1,0 +1,167 @@
+/**
+ * APNs provider: HTTP/2 API `POST /3/device/<token>` with token-based authentication.
+ * https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns
+ */
+import { importPKCS8, SignJWT } from "jose";
+import {
+  baseUrl,
+  dead,
+  EXPIRED,
+  fail,
+  isRecord,
+  later,
+  msLeft,
+  NETWORK_ERROR,
+  OK,
+  readJson,
+  retryAfter,
+} from "./http";
+import type { ApnsCredentials, PushJob, PushProvider, SendResult } from "./types";
+
+const PRODUCTION = "https://api.push.apple.com";
+const SANDBOX = "https://api.sandbox.push.apple.com";
+
+/**
+ * Apple wants the provider token refreshed no more than once every 20 minutes and no less than once
+ * every 60 minutes; it is re-signed after 50.
+ */
+export const APNS_JWT_MAX_AGE_MS = 50 * 60_000;
+
+export interface ApnsEnv {
+  /** When set, the host for sandbox and production apps alike (CONTRACT §5). */
+  APNS_ENDPOINT?: string;
+}
+
+interface ProviderToken {
+  jwt: Promise<string>;
+  issuedAt: number;
+  privateKey: string;
+}
+
+/** One provider token per (team, key) and isolate, shared by every push of every app using the key. */
+const tokens = new Map<string, ProviderToken>();
+
+const signToken = async (creds: ApnsCredentials): Promise<string> => {
+  const key = await importPKCS8(creds.private_key, "ES256");
+  return new SignJWT({})
+    .setProtectedHeader({ alg: "ES256", kid: creds.key_id })
+    .setIssuer(creds.team_id)
+    .setIssuedAt()
+    .sign(key);
+};
+
+/**
+ * The cached provider token while it is younger than 50 minutes; a fresh one otherwise, or when
+ * `stale` (the token APNs just refused) is still the cached one.
+ */
+const providerToken = (creds: ApnsCredentials, stale?: ProviderToken): ProviderToken => {
+  const id = `${creds.team_id}:${creds.key_id}`;
+  const cached = tokens.get(id);
+  const now = Date.now();
+  if (cached && cached !== stale && cached.privateKey === creds.private_key) {
+    const age = now - cached.issuedAt;
+    if (age >= 0 && age < APNS_JWT_MAX_AGE_MS) return cached;
+  }
+  const entry: ProviderToken = { jwt: signToken(creds), issuedAt: now, privateKey: creds.private_key };
+  entry.jwt.catch(() => {
+    if (tokens.get(id) === entry) tokens.delete(id);
+  });
+  tokens.set(id, entry);
+  return entry;
+};
+
+const forgetToken = (creds: ApnsCredentials, entry: ProviderToken) => {
+  const id = `${creds.team_id}:${creds.key_id}`;
+  if (tokens.get(id) === entry) tokens.delete(id);
+};
+
+/** The app's data beside `aps`: an object's own keys (its `aps` never wins), anything else as `payload`. */
+const customData = (payload: unknown): Record<string, unknown> => {
+  if (payload === undefined || payload === null) return {};
+  if (!isRecord(payload)) return { payload };
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(payload)) if (k !== "aps") out[k] = v;
+  return out;
+};
+
+/** The notification body: `{"aps": {...}, ...custom data}`. */
+export const apnsBody = (job: PushJob): string => {
+  const aps = job.silent
+    ? { "content-available": 1 }
+    : { alert: { title: job.title, body: job.body }, sound: "default" };
+  return JSON.stringify({ aps, ...customData(job.payload) });
+};
+
+const DEVICE_GONE = new Set(["Unregistered", "ExpiredToken", "BadDeviceToken", "DeviceTokenNotForTopic"]);
+const TRANSIENT = new Set([
+  "TooManyRequests",
+  "TooManyProviderTokenUpdates",
+  "InternalServerError",
+  "ServiceUnavailable",
+  "Shutdown",
+  "IdleTimeout",
+]);
+const STATUS_REASON: Record<number, string> = {
+  429: "TooManyRequests",
+  500: "InternalServerError",
+  503: "ServiceUnavailable",
+};
+
+/** Apple's documented reasons → what to do with the device and the job. */
+export const mapApnsError = (status: number, reason: string, retryAfterS?: number): SendResult => {
+  if (status === 410 || DEVICE_GONE.has(reason)) return dead(reason);
+  if (status === 429 || status >= 500 || TRANSIENT.has(reason)) return later(reason, retryAfterS);
+  return fail(reason);
+};
+
+const post = (url: string, headers: Record<string, string>, body: string): Promise<Response | undefined> =>
+  fetch(url, { method: "POST", headers, body }).catch(() => undefined);
+
+const send = async (env: ApnsEnv, job: PushJob, creds: ApnsCredentials): Promise<SendResult> => {
+  const left = msLeft(job.expiresAt);
+  if (left !== undefined && left <= 0) return EXPIRED;
+  const host = baseUrl(env.APNS_ENDPOINT, creds.environment === "production" ? PRODUCTION : SANDBOX);
+  const url = `${host}/3/device/${encodeURIComponent(job.deviceToken)}`;
+  const body = apnsBody(job);
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    "apns-topic": creds.topic,
+    "apns-push-type": job.silent ? "background" : "alert",
+    "apns-priority": job.silent ? "5" : "10",
+    "apns-expiration": job.expiresAt === undefined ? "0" : String(Math.floor(job.expiresAt / 1000)),
+    "apns-id": job.pushId,
+  };
+  if (job.collapseId !== undefined) headers["apns-collapse-id"] = job.collapseId;
+
+  let token = providerToken(creds);
+  for (let attempt = 0; ; attempt++) {
+    let jwt: string;
+    try {
+      jwt = await token.jwt;
+    } catch {
+      return fail("InvalidPrivateKey");
+    }
+    const res = await post(url, { ...headers, authorization: `bearer ${jwt}` }, body);
+    if (!res) return NETWORK_ERROR;
+    if (res.status === 200) {
+      await res.body?.cancel();
+      return OK;
+    }
+    const answer = await readJson(res);
+    const reason =
+      isRecord(answer) && typeof answer.reason === "string"
+        ? answer.reason
+        : (STATUS_REASON[res.status] ?? `HTTP${res.status}`);
+    if (reason === "ExpiredProviderToken" && attempt === 0) {
+      token = providerToken(creds, token);
+      continue;
+    }
+    if (reason === "InvalidProviderToken" || reason === "ExpiredProviderToken") forgetToken(creds, token);
+    return mapApnsError(res.status, reason, retryAfter(res));
+  }
+};
+
+/** The APNs provider; the host comes from `env.APNS_ENDPOINT` or the app's environment. */
+export const apnsProvider = (env: ApnsEnv): PushProvider<ApnsCredentials> => ({
+  send: (job, creds) => send(env, job, creds),
+});

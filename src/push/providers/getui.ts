@@ -1,0 +1,160 @@
+/**
+ * Getui provider: REST API v2. `POST {base}/{app_id}/auth` for a token (valid one day), then
+ * `POST {base}/{app_id}/push/single/cid` with header `token`.
+ * https://docs.getui.com/getui/server/rest_v2/token , .../rest_v2/push , .../rest_v2/code
+ */
+import { sha256Hex } from "../../lib/crypto";
+import {
+  baseUrl,
+  dead,
+  EXPIRED,
+  fail,
+  isRecord,
+  later,
+  msLeft,
+  NETWORK_ERROR,
+  OK,
+  readJson,
+  retryAfter,
+} from "./http";
+import type { GetuiCredentials, PushJob, PushProvider, SendResult } from "./types";
+
+const DEFAULT_BASE = "https://restapi.getui.com/v2";
+/** A token is refreshed this long before its `expire_time`. */
+export const GETUI_TOKEN_MARGIN_MS = 5 * 60_000;
+/** `settings.ttl` bounds (ms): Getui keeps offline messages at most 3 days; 2 hours is its default. */
+const MAX_TTL_MS = 3 * 24 * 3600_000;
+const DEFAULT_TTL_MS = 2 * 3600_000;
+/** Per-minute call limits (10003 auth, 10005 API): wait out the minute. */
+const RATE_LIMITED = new Set([10003, 10005]);
+
+export interface GetuiEnv {
+  /** Base URL up to and including `/v2` (CONTRACT §5). */
+  GETUI_ENDPOINT?: string;
+}
+
+interface AuthToken {
+  token: Promise<string>;
+  /** Infinity while the auth call is in flight, so concurrent sends share it. */
+  expiresAt: number;
+  secret: string;
+}
+
+/** A failed auth call, already mapped to what the push should answer. */
+class AuthFailure extends Error {
+  constructor(readonly result: SendResult) {
+    super("getui auth failed");
+  }
+}
+
+const tokens = new Map<string, AuthToken>();
+
+const fetchToken = async (base: string, creds: GetuiCredentials, entry: AuthToken): Promise<string> => {
+  const timestamp = String(Date.now());
+  const sign = await sha256Hex(creds.app_key + timestamp + creds.master_secret);
+  const res = await fetch(`${base}/${encodeURIComponent(creds.app_id)}/auth`, {
+    method: "POST",
+    headers: { "content-type": "application/json;charset=utf-8" },
+    body: JSON.stringify({ sign, timestamp, appkey: creds.app_key }),
+  }).catch(() => undefined);
+  if (!res) throw new AuthFailure(NETWORK_ERROR);
+  const answer = await readJson(res);
+  const code = isRecord(answer) && typeof answer.code === "number" ? answer.code : undefined;
+  const data = isRecord(answer) && isRecord(answer.data) ? answer.data : undefined;
+  if (code === 0 && typeof data?.token === "string") {
+    const expire = Number(data.expire_time);
+    entry.expiresAt = Number.isFinite(expire) ? expire : Date.now() + 3600_000;
+    return data.token;
+  }
+  if (code === undefined || res.status >= 500) throw new AuthFailure(later(`getui:http_${res.status}`));
+  if (RATE_LIMITED.has(code)) throw new AuthFailure(later(`getui:${code}`, retryAfter(res) ?? 60));
+  throw new AuthFailure(fail(`getui:${code}`));
+};
+
+/** The cached token until shortly before `expire_time`; a new one otherwise or when `stale` is cached. */
+const authToken = (base: string, creds: GetuiCredentials, stale?: AuthToken): AuthToken => {
+  const id = `${base} ${creds.app_id} ${creds.app_key}`;
+  const secret = creds.master_secret;
+  const cached = tokens.get(id);
+  if (cached && cached !== stale && cached.secret === secret) {
+    if (cached.expiresAt - GETUI_TOKEN_MARGIN_MS > Date.now()) return cached;
+  }
+  const entry: AuthToken = { token: Promise.resolve(""), expiresAt: Number.POSITIVE_INFINITY, secret };
+  entry.token = fetchToken(base, creds, entry);
+  entry.token.catch(() => {
+    if (tokens.get(id) === entry) tokens.delete(id);
+  });
+  tokens.set(id, entry);
+  return entry;
+};
+
+const json = (payload: unknown): string => (payload === undefined ? "{}" : JSON.stringify(payload));
+
+/** The `push/single/cid` body: a notification opening the app with `payload`, or a transmission. */
+export const getuiBody = (job: PushJob, ttl: number) => ({
+  request_id: job.pushId.replace(/-/g, ""),
+  settings: { ttl },
+  audience: { cid: [job.deviceToken] },
+  push_message: job.silent
+    ? { transmission: json(job.payload) }
+    : {
+        notification: {
+          title: job.title ?? "",
+          // Getui requires a body: a title-only notification shows its title.
+          body: job.body ?? job.title ?? "",
+          click_type: "payload",
+          payload: json(job.payload),
+        },
+      },
+});
+
+/** Getui's business codes → what to do with the device and the job. */
+export const mapGetuiError = (status: number, code: number, msg: string, retryAfterS?: number) => {
+  if (code === 20001 && /target user is invalid/i.test(msg)) return dead(`getui:${code}`);
+  if (RATE_LIMITED.has(code)) return later(`getui:${code}`, retryAfterS ?? 60);
+  if (code === 2 || status >= 500) return later(`getui:${code}`, retryAfterS);
+  return fail(`getui:${code}`);
+};
+
+const send = async (env: GetuiEnv, job: PushJob, creds: GetuiCredentials): Promise<SendResult> => {
+  const left = msLeft(job.expiresAt);
+  if (left !== undefined && left <= 0) return EXPIRED;
+  const base = baseUrl(env.GETUI_ENDPOINT, DEFAULT_BASE);
+  const body = JSON.stringify(getuiBody(job, Math.min(left ?? DEFAULT_TTL_MS, MAX_TTL_MS)));
+  const url = `${base}/${encodeURIComponent(creds.app_id)}/push/single/cid`;
+
+  let entry = authToken(base, creds);
+  for (let attempt = 0; ; attempt++) {
+    let token: string;
+    try {
+      token = await entry.token;
+    } catch (err) {
+      return err instanceof AuthFailure ? err.result : NETWORK_ERROR;
+    }
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json;charset=utf-8", token },
+      body,
+    }).catch(() => undefined);
+    if (!res) return NETWORK_ERROR;
+    const answer = await readJson(res);
+    const code = isRecord(answer) && typeof answer.code === "number" ? answer.code : undefined;
+    if (code === undefined) {
+      return res.status >= 500 || res.status === 429
+        ? later(`getui:http_${res.status}`, retryAfter(res))
+        : fail(`getui:http_${res.status}`);
+    }
+    if (code === 0) return OK;
+    if (code === 10001 && attempt === 0) {
+      entry = authToken(base, creds, entry);
+      continue;
+    }
+    const msg = isRecord(answer) && typeof answer.msg === "string" ? answer.msg : "";
+    return mapGetuiError(res.status, code, msg, retryAfter(res));
+  }
+};
+
+/** The Getui provider; the base URL comes from `env.GETUI_ENDPOINT`. */
+export const getuiProvider = (env: GetuiEnv): PushProvider<GetuiCredentials> => ({
+  send: (job, creds) => send(env, job, creds),
+});

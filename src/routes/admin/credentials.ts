@@ -1,0 +1,75 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { testDevices } from "../../db/schema";
+import type { AppEnv } from "../../env";
+import { adminBody } from "../../http/validate";
+import { requireApp } from "../../services/apps";
+import { configuredProviders, putCredentials } from "../../services/credentials";
+
+const pem = (label: string) =>
+  z.string().refine((s) => s.includes(`-----BEGIN ${label}-----`), `must be a PEM ${label}`);
+
+const apnsSchema = z.strictObject({
+  team_id: z.string().regex(/^[A-Z0-9]{10}$/, "a 10-character Apple team id"),
+  key_id: z.string().regex(/^[A-Z0-9]{10}$/, "a 10-character key id"),
+  private_key: pem("PRIVATE KEY"),
+  topic: z.string().min(1).max(255),
+  environment: z.enum(["sandbox", "production"]),
+});
+const getuiSchema = z.strictObject({
+  app_id: z.string().min(1),
+  app_key: z.string().min(1),
+  master_secret: z.string().min(1),
+});
+const serviceAccount = z.looseObject({
+  project_id: z.string().min(1),
+  client_email: z.string().email(),
+  private_key: pem("PRIVATE KEY"),
+  token_uri: z.string().url().optional(),
+});
+const fcmSchema = z.strictObject({
+  // The Google service-account JSON, as an object or as its text (CONTRACT §1).
+  service_account: z.union([
+    serviceAccount,
+    z
+      .string()
+      .transform((s, ctx) => {
+        try {
+          return JSON.parse(s) as unknown;
+        } catch {
+          ctx.addIssue({ code: "custom", message: "not JSON" });
+          return z.NEVER;
+        }
+      })
+      .pipe(serviceAccount),
+  ]),
+});
+const testDeviceSchema = z.strictObject({ device_token: z.string().regex(/^[A-Za-z0-9:_.-]{1,256}$/) });
+
+/** CONTRACT §1: provider credentials (stored encrypted, never shown) and test devices. */
+export const adminCredentials = new Hono<AppEnv>()
+  .put("/:appkey/credentials/apns", async (c) => {
+    const app = await requireApp(c.var.db, c.req.param("appkey"));
+    await putCredentials(c.var.db, c.env.CREDENTIALS_KEY, app.id, "apns", await adminBody(c, apnsSchema));
+    return c.json({ appkey: app.appkey, providers: await configuredProviders(c.var.db, app.id) });
+  })
+  .put("/:appkey/credentials/getui", async (c) => {
+    const app = await requireApp(c.var.db, c.req.param("appkey"));
+    await putCredentials(c.var.db, c.env.CREDENTIALS_KEY, app.id, "getui", await adminBody(c, getuiSchema));
+    return c.json({ appkey: app.appkey, providers: await configuredProviders(c.var.db, app.id) });
+  })
+  .put("/:appkey/credentials/fcm", async (c) => {
+    const app = await requireApp(c.var.db, c.req.param("appkey"));
+    const { service_account } = await adminBody(c, fcmSchema);
+    await putCredentials(c.var.db, c.env.CREDENTIALS_KEY, app.id, "fcm", { service_account });
+    return c.json({ appkey: app.appkey, providers: await configuredProviders(c.var.db, app.id) });
+  })
+  .post("/:appkey/test-devices", async (c) => {
+    const app = await requireApp(c.var.db, c.req.param("appkey"));
+    const { device_token } = await adminBody(c, testDeviceSchema);
+    await c.var.db
+      .insert(testDevices)
+      .values({ appId: app.id, deviceToken: device_token })
+      .onConflictDoNothing();
+    return c.json({ device_token, test: true }, 201);
+  });

@@ -1,0 +1,141 @@
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { type AppRow, devices, pushRate, type tasks as TasksTable, tasks, taskTargets } from "../db/schema";
+import { AppError, pspFail } from "../errors";
+import { randomHex } from "../lib/crypto";
+import { type PushRequest, payloadSize } from "../push/request";
+
+export type TaskRow = typeof TasksTable.$inferSelect;
+export type TaskMessage = { kind: "task"; taskId: string; cursor?: string };
+
+/** CONTRACT §2 rate limit: pushes per app per second, counted in D1 (one upsert per push). */
+export const takeRateToken = async (db: Db, app: AppRow, now: number): Promise<void> => {
+  const second = Math.floor(now / 1000);
+  const [row] = await db
+    .insert(pushRate)
+    .values({ appId: app.id, second, count: 1 })
+    .onConflictDoUpdate({
+      target: [pushRate.appId, pushRate.second],
+      set: { count: sql`${pushRate.count} + 1` },
+    })
+    .returning({ count: pushRate.count });
+  if (second % 60 === 0) {
+    await db
+      .delete(pushRate)
+      .where(and(eq(pushRate.appId, app.id), sql`${pushRate.second} < ${second - 60}`));
+  }
+  if ((row?.count ?? 0) > app.pushRateLimit) {
+    throw new AppError(429, 2050, `more than ${app.pushRateLimit} pushes per second`, {
+      headers: { "Retry-After": "1" },
+    });
+  }
+};
+
+/** CONTRACT §2 payload limits, per target platform: 413 / 2022. */
+export const checkPayloadLimits = async (db: Db, app: AppRow, req: PushRequest): Promise<void> => {
+  const size = payloadSize(req.payload);
+  let platforms: string[] = ["ios", "android"];
+  if (req.audience.type === "unicast" || req.audience.type === "listcast") {
+    const rows = await db
+      .selectDistinct({ platform: devices.platform })
+      .from(devices)
+      .where(and(eq(devices.appId, app.id), inArray(devices.deviceToken, req.audience.tokens)));
+    platforms = rows.map((r) => r.platform);
+  }
+  for (const p of platforms) {
+    const limit = p === "ios" ? app.iosPayloadLimit : app.androidPayloadLimit;
+    if (size > limit)
+      throw pspFail(413, 2022, `payload is ${size} bytes; the ${p} limit of this app is ${limit}`);
+  }
+};
+
+/**
+ * Creates the task and queues it; answers the task id. With `out_biz_no`, the same value
+ * answers the first task's id (the call is idempotent).
+ */
+export const createTask = async (
+  db: Db,
+  queue: Queue,
+  app: AppRow,
+  req: PushRequest,
+  now: number,
+): Promise<string> => {
+  if (req.outBizNo) {
+    const existing = await db.query.tasks.findFirst({
+      where: and(eq(tasks.appId, app.id), eq(tasks.outBizNo, req.outBizNo)),
+    });
+    if (existing) return existing.id;
+  }
+  const id = `${req.kind === "config" ? "c" : "u"}${now.toString(36)}${randomHex(8)}`;
+  const scheduled = req.startAt !== undefined && req.startAt > now;
+  const inserted = await db
+    .insert(tasks)
+    .values({
+      id,
+      appId: app.id,
+      kind: req.kind,
+      type: req.audience.type,
+      status: scheduled ? "scheduled" : "queued",
+      request: JSON.stringify(req),
+      productionMode: req.productionMode,
+      startAt: req.startAt ?? null,
+      expireAt: req.expireAt ?? null,
+      outBizNo: req.outBizNo ?? null,
+    })
+    .onConflictDoNothing()
+    .returning({ id: tasks.id });
+  if (inserted.length === 0 && req.outBizNo) {
+    // Two calls with the same out_biz_no raced: the first one's task answers both.
+    const first = await db.query.tasks.findFirst({
+      where: and(eq(tasks.appId, app.id), eq(tasks.outBizNo, req.outBizNo)),
+    });
+    if (first) return first.id;
+  }
+  const delaySeconds = scheduled
+    ? Math.min(Math.ceil(((req.startAt ?? now) - now) / 1000), MAX_QUEUE_DELAY_S)
+    : 0;
+  const message: TaskMessage = { kind: "task", taskId: id };
+  await queue.send(message, { delaySeconds });
+  return id;
+};
+
+/** Cloudflare Queues delay messages by at most 12 hours; longer waits re-queue. */
+export const MAX_QUEUE_DELAY_S = 12 * 3600;
+
+export const findTask = async (db: Db, app: AppRow, taskId: string): Promise<TaskRow> => {
+  const task = await db.query.tasks.findFirst({ where: and(eq(tasks.appId, app.id), eq(tasks.id, taskId)) });
+  if (!task) throw pspFail(404, 1014, "unknown task_id");
+  return task;
+};
+
+/** CONTRACT §2 task status. */
+export const taskStatus = async (db: Db, task: TaskRow) => {
+  const failures = await db
+    .select({ device_token: taskTargets.target, reason: taskTargets.reason })
+    .from(taskTargets)
+    .where(and(eq(taskTargets.taskId, task.id), eq(taskTargets.status, "failed")))
+    .orderBy(asc(taskTargets.updatedAt))
+    .limit(100);
+  return {
+    task_id: task.id,
+    status: task.status,
+    total: task.total,
+    sent: task.sent,
+    delivered: task.delivered,
+    failed: task.failed,
+    by_channel: { mqtt: task.byMqtt, apns: task.byApns, getui: task.byGetui, fcm: task.byFcm },
+    failures,
+  };
+};
+
+const CANCELLABLE = ["scheduled", "queued", "sending"];
+
+/** Cancels what is not yet sent; 1028 once the task has ended. */
+export const cancelTask = async (db: Db, task: TaskRow): Promise<void> => {
+  const [row] = await db
+    .update(tasks)
+    .set({ status: "cancelled", updatedAt: Date.now() })
+    .where(and(eq(tasks.id, task.id), inArray(tasks.status, CANCELLABLE)))
+    .returning({ id: tasks.id });
+  if (!row) throw pspFail(400, 1028, `the task is ${task.status} and can no longer be cancelled`);
+};
