@@ -40,6 +40,7 @@ export default defineConfig(async () => {
                   CREDENTIALS_KEY: "test-credentials-key-0123456789",
                   SMS_WEBHOOK_URL: `${inject("standInUrl")}/sms`,
                   STAND_IN_URL: inject("standInUrl"),
+                  PUSH_RETRY_BASE_S: "0",
                   APNS_ENDPOINT: `${inject("standInUrl")}/apns`,
                   GETUI_ENDPOINT: `${inject("standInUrl")}/getui`,
                   FCM_ENDPOINT: `${inject("standInUrl")}/fcm`,

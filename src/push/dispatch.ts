@@ -14,9 +14,14 @@ import { providerData } from "./route";
 
 type QueueMessage = TaskPageMessage | BatchMessage;
 
-/** Exponential backoff for a retried batch: 5 s, 10 s, 20 s, … at most 10 minutes. */
-export const backoffSeconds = (attempts: number, retryAfterS = 0) =>
-  Math.max(retryAfterS, Math.min(600, 5 * 2 ** Math.max(0, attempts - 1)));
+/** Exponential backoff for a retried batch: base, 2 × base, 4 × base, … at most 10 minutes (base: PUSH_RETRY_BASE_S, 5 s). */
+export const backoffSeconds = (attempts: number, retryAfterS = 0, baseS = 5) =>
+  Math.max(retryAfterS, Math.min(600, baseS * 2 ** Math.max(0, attempts - 1)));
+
+const retryBase = (env: Env) => {
+  const n = Number(env.PUSH_RETRY_BASE_S);
+  return Number.isFinite(n) && n >= 0 ? n : 5;
+};
 
 const providers = (env: Env): Record<BatchMessage["provider"], PushProvider<never>> => ({
   apns: apnsProvider(env) as PushProvider<never>,
@@ -217,7 +222,7 @@ const runBatch = async (env: Env, db: Db, m: BatchMessage, message: Message): Pr
     await finishIfComplete(db, task.id);
     return message.ack();
   }
-  message.retry({ delaySeconds: backoffSeconds(message.attempts, retryAfter ?? 0) });
+  message.retry({ delaySeconds: backoffSeconds(message.attempts, retryAfter ?? 0, retryBase(env)) });
 };
 
 /** How long a claimed target stays claimed before another attempt may take it. */
@@ -257,7 +262,7 @@ export const dispatch = async (batch: MessageBatch<unknown>, env: Env): Promise<
       console.error(
         `queue ${batch.queue}: message ${message.id}: ${err instanceof Error ? err.message : String(err)}`,
       );
-      message.retry({ delaySeconds: backoffSeconds(message.attempts) });
+      message.retry({ delaySeconds: backoffSeconds(message.attempts, 0, retryBase(env)) });
     }
   }
 };
