@@ -265,3 +265,47 @@ export const pushRate = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.appId, t.second] })],
 );
+
+/** Orders of the technician app (seed 000). Open = NEWLY_CREATED and not yet taken (mainTechId 0). */
+export const orders = sqliteTable(
+  "orders",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    orderNum: text("order_num").notNull().unique(),
+    orderType: integer("order_type").notNull().default(0),
+    photo: text("photo"),
+    orderTime: integer("order_time"),
+    addTime: integer("add_time").notNull().default(now),
+    creatorType: integer("creator_type").notNull().default(0),
+    creatorId: integer("creator_id").notNull().default(0),
+    creatorName: text("creator_name"),
+    contactPhone: text("contact_phone"),
+    positionLon: real("position_lon"),
+    positionLat: real("position_lat"),
+    remark: text("remark"),
+    mainTechId: integer("main_tech_id").notNull().default(0),
+    secondTechId: integer("second_tech_id").notNull().default(0),
+    status: text("status").notNull().default("NEWLY_CREATED"),
+  },
+  (t) => [index("orders_open_idx").on(t.status, t.mainTechId), index("orders_main_idx").on(t.mainTechId)],
+);
+
+export type OrderRow = typeof orders.$inferSelect;
+
+/** Partner invitations on an order (seed 000 §3): answered once. */
+export const invitations = sqliteTable(
+  "invitations",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    orderId: integer("order_id")
+      .notNull()
+      .references(() => orders.id, { onDelete: "cascade" }),
+    ownerId: integer("owner_id").notNull(),
+    partnerId: integer("partner_id").notNull(),
+    /** PENDING | ACCEPTED | REJECTED */
+    status: text("status").notNull().default("PENDING"),
+    createAt: integer("create_at").notNull().default(now),
+    answeredAt: integer("answered_at"),
+  },
+  (t) => [index("invitations_partner_idx").on(t.partnerId)],
+);

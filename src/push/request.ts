@@ -37,6 +37,8 @@ export type PushRequest = {
   outBizNo?: string;
   description?: string;
   tag?: string;
+  /** Internal pushes only (technician events): the MQTT topic's last level, e.g. `NEW_ORDER`. */
+  pushType?: string;
 };
 
 export type RequestError = { status: 400; code: number; message: string };

@@ -27,7 +27,8 @@ const customObject = (custom: unknown): Record<string, unknown> | null => {
 };
 
 /** The last topic level: `custom.push_type` when custom is a JSON object with one, else `msg` (`config`). */
-export const pushTypeOf = (req: Pick<PushRequest, "kind" | "custom">): string => {
+export const pushTypeOf = (req: Pick<PushRequest, "kind" | "custom" | "pushType">): string => {
+  if (req.pushType && LEVEL.test(req.pushType)) return req.pushType;
   if (req.kind === "config") return "config";
   const t = customObject(req.custom)?.push_type;
   return typeof t === "string" && LEVEL.test(t) ? t : "msg";

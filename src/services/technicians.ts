@@ -5,6 +5,7 @@ import { accountFail } from "../errors";
 import { hashPassword, randomHex, verifyPassword } from "../lib/crypto";
 import { PHONE } from "../lib/ids";
 import { checkCode, consumeCodeStatement } from "./sms-codes";
+import { registerGetuiDevice } from "./technician-push";
 
 /** Passwords: at least 6 characters (seed 001), at most 128. */
 export const PASSWORD_MIN = 6;
@@ -176,4 +177,5 @@ export const setPushId = async (db: Db, technicianId: number, pushId: string): P
       .where(and(eq(technicians.pushId, pushId), ne(technicians.id, technicianId))),
     db.update(technicians).set({ pushId }).where(eq(technicians.id, technicianId)),
   ]);
+  await registerGetuiDevice(db, technicianId, pushId);
 };

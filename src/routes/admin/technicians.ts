@@ -1,0 +1,40 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import type { AppEnv } from "../../env";
+import { adminFail } from "../../errors";
+import { adminBody } from "../../http/validate";
+import { certify, createOrder } from "../../services/orders";
+import { orderView } from "../../services/technician-push";
+import { accountView } from "../../services/technician-view";
+
+const certificationSchema = z.strictObject({
+  approved: z.boolean(),
+  message: z.string().max(500).nullable().optional(),
+});
+
+const orderSchema = z.strictObject({
+  orderType: z.number().int().min(0).max(1000),
+  orderTime: z.number().int().positive().nullable().optional(),
+  contactPhone: z.string().max(32).nullable().optional(),
+  positionLon: z.number().min(-180).max(180).nullable().optional(),
+  positionLat: z.number().min(-90).max(90).nullable().optional(),
+  remark: z.string().max(2000).nullable().optional(),
+  photo: z.string().max(512).nullable().optional(),
+});
+
+/** CONTRACT §1: technician certification and orders (seed 000's pushes follow). */
+export const adminTechnicians = new Hono<AppEnv>()
+  .post("/technicians/:id/certification", async (c) => {
+    const id = Number(c.req.param("id"));
+    const { approved, message } = await adminBody(c, certificationSchema);
+    const result = Number.isInteger(id)
+      ? await certify(c.var.db, c.env.PUSH_QUEUE, id, approved, message ?? null)
+      : null;
+    if (!result) throw adminFail(404, "technician_not_found", `no technician ${c.req.param("id")}`);
+    return c.json({ technician: accountView(result.technician), task_id: result.taskId });
+  })
+  .post("/orders", async (c) => {
+    const input = await adminBody(c, orderSchema);
+    const { order, taskId, technicians } = await createOrder(c.var.db, c.env.PUSH_QUEUE, input);
+    return c.json({ order: orderView(order), task_id: taskId, technicians }, 201);
+  });
