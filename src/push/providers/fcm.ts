@@ -6,6 +6,7 @@
  */
 import { importPKCS8, SignJWT } from "jose";
 import {
+  AuthFailure,
   baseUrl,
   dead,
   EXPIRED,
@@ -41,13 +42,6 @@ interface AccessToken {
   /** Infinity while the token request is in flight, so concurrent sends share it. */
   expiresAt: number;
   privateKey: string;
-}
-
-/** A failed token request, already mapped to what the push should answer. */
-class AuthFailure extends Error {
-  constructor(readonly result: SendResult) {
-    super("fcm oauth failed");
-  }
 }
 
 const tokens = new Map<string, AccessToken>();

@@ -5,6 +5,7 @@
  */
 import { sha256Hex } from "../../lib/crypto";
 import {
+  AuthFailure,
   baseUrl,
   dead,
   EXPIRED,
@@ -38,13 +39,6 @@ interface AuthToken {
   /** Infinity while the auth call is in flight, so concurrent sends share it. */
   expiresAt: number;
   secret: string;
-}
-
-/** A failed auth call, already mapped to what the push should answer. */
-class AuthFailure extends Error {
-  constructor(readonly result: SendResult) {
-    super("getui auth failed");
-  }
 }
 
 const tokens = new Map<string, AuthToken>();

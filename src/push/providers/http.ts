@@ -51,3 +51,10 @@ export const readJson = async (res: Response): Promise<unknown> => {
 
 export const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** A failed token request (OAuth, Getui auth), already mapped to what the push should answer. */
+export class AuthFailure extends Error {
+  constructor(readonly result: SendResult) {
+    super("provider authentication failed");
+  }
+}
