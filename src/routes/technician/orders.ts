@@ -1,22 +1,11 @@
 import { Hono } from "hono";
-import { z } from "zod";
 import type { AppEnv } from "../../env";
 import { accountFail } from "../../errors";
 import { joinedIssues, readParams } from "../../http/body";
 import { answerInvitation, invitePartner, listOrders, takeOrder } from "../../services/orders";
 import { orderView } from "../../services/technician-push";
+import { orderListParams } from "./schemas";
 import { requireTechnician } from "./session";
-
-const listParams = z.object({
-  scope: z.enum(["open", "mine"], { error: "scope格式错误" }).default("open"),
-  page: z.coerce.number({ error: "page格式错误" }).int("page格式错误").min(1, "page格式错误").default(1),
-  pageSize: z.coerce
-    .number({ error: "pageSize格式错误" })
-    .int("pageSize格式错误")
-    .min(1, "pageSize格式错误")
-    .max(100, "pageSize格式错误")
-    .default(20),
-});
 
 const idParam = (raw: string, what: string) => {
   const id = Number(raw);
@@ -43,7 +32,7 @@ const invitationView = (i: {
 /** CONTRACT §4: orders, taking them, partner invitations and their answers. */
 export const technicianOrders = new Hono<AppEnv>()
   .get("/orders", requireTechnician, async (c) => {
-    const parsed = listParams.safeParse(c.req.query());
+    const parsed = orderListParams.safeParse(c.req.query());
     if (!parsed.success) throw accountFail(joinedIssues(parsed.error, ["scope", "page", "pageSize"]));
     const { scope, page, pageSize } = parsed.data;
     return c.json({

@@ -74,8 +74,8 @@ export const profileParams = z.object({
 });
 export type ProfileInput = z.infer<typeof profileParams>;
 
-export const searchParams = z.object({
-  query: textParam,
+/** Seed 001 §9's paging parameters: page from 1 (default 1), pageSize 1–100 (default 20). */
+export const pagingParams = z.object({
   page: z.coerce.number({ error: "page格式错误" }).int("page格式错误").min(1, "page格式错误").default(1),
   pageSize: z.coerce
     .number({ error: "pageSize格式错误" })
@@ -83,6 +83,12 @@ export const searchParams = z.object({
     .min(1, "pageSize格式错误")
     .max(100, "pageSize格式错误")
     .default(20),
+});
+
+export const searchParams = pagingParams.extend({ query: textParam });
+
+export const orderListParams = pagingParams.extend({
+  scope: z.enum(["open", "mine"], { error: "scope格式错误" }).default("open"),
 });
 
 const required = (field: string) =>
