@@ -41,25 +41,52 @@ export class GroupHub extends DurableObject<Env> {
     }
   }
 
-  async addSubscriber(_app: string, _groupId: string, userId: string): Promise<void> {
-    this.sql.exec("INSERT OR IGNORE INTO subscribers (user_id) VALUES (?)", userId);
+  async addSubscriber(app: string, groupId: string, userId: string): Promise<void> {
+    this.guard(app, groupId, "addSubscriber", () =>
+      this.sql.exec("INSERT OR IGNORE INTO subscribers (user_id) VALUES (?)", userId),
+    );
   }
 
-  async removeSubscriber(_app: string, _groupId: string, userId: string): Promise<void> {
-    this.sql.exec("DELETE FROM subscribers WHERE user_id = ?", userId);
+  async removeSubscriber(app: string, groupId: string, userId: string): Promise<void> {
+    this.guard(app, groupId, "removeSubscriber", () =>
+      this.sql.exec("DELETE FROM subscribers WHERE user_id = ?", userId),
+    );
   }
 
   /** Members left the group (D1 already says so): they stop receiving at once. */
-  async removeMembers(_app: string, _groupId: string, userIds: string[]): Promise<void> {
-    for (const u of userIds) this.sql.exec("DELETE FROM subscribers WHERE user_id = ?", u);
+  async removeMembers(app: string, groupId: string, userIds: string[]): Promise<void> {
+    this.guard(app, groupId, "removeMembers", () => {
+      for (const u of userIds) this.sql.exec("DELETE FROM subscribers WHERE user_id = ?", u);
+    });
   }
 
   async subscriberCount(): Promise<number> {
-    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM subscribers").toArray()[0]?.n ?? 0;
+    return (
+      this.guard(
+        "?",
+        "?",
+        "subscriberCount",
+        () => this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM subscribers").toArray()[0]?.n,
+      ) ?? 0
+    );
   }
 
   /** The group's live retained messages. */
-  async retained(_app: string, _groupId: string): Promise<Message[]> {
+  async retained(app: string, groupId: string): Promise<Message[]> {
+    return this.guard(app, groupId, "retained", () => this.liveRetained()) ?? [];
+  }
+
+  /** Runs an entry point's work; an error is logged and answered with undefined, never thrown. */
+  private guard<T>(app: string, groupId: string, entry: string, work: () => T): T | undefined {
+    try {
+      return work();
+    } catch (err) {
+      logHubError(`GroupHub:${app}:${groupId}`, entry, err);
+      return undefined;
+    }
+  }
+
+  private liveRetained(): Message[] {
     this.sql.exec("DELETE FROM retained WHERE expires_at IS NOT NULL AND expires_at <= ?", Date.now());
     return this.sql
       .exec<{

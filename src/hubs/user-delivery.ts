@@ -33,17 +33,31 @@ export class Delivery {
   constructor(
     private readonly store: UserStore,
     private readonly live: () => Live[],
+    /** The No Local key of a session (see Message.from). */
+    private readonly sessionKey: (clientId: string) => string,
   ) {}
 
   private socketOf(clientId: string): Live | undefined {
     return this.live().find((l) => l.att.conn.clientId === clientId);
   }
 
-  private send(l: Live, packet: Packet): boolean {
+  /**
+   * Writes a packet: "too-large" when the client's Maximum Packet Size refuses it (the message
+   * is never sent to it), "failed" when the socket is closing (a QoS 1/2 message stays queued).
+   */
+  private write(l: Live, packet: Packet): "sent" | "too-large" | "failed" {
     const bytes = encode(packet, l.att.conn.version);
-    if (!encodedFits(l.att.conn, bytes)) return false;
-    l.ws.send(bytes);
-    return true;
+    if (!encodedFits(l.att.conn, bytes)) return "too-large";
+    try {
+      l.ws.send(bytes);
+      return "sent";
+    } catch {
+      return "failed";
+    }
+  }
+
+  private send(l: Live, packet: Packet): boolean {
+    return this.write(l, packet) === "sent";
   }
 
   /** Delivers to every session with a matching subscription; answers the connections reached. */
@@ -57,7 +71,7 @@ export class Delivery {
     }
     let reached = 0;
     for (const [clientId, subs] of byClient) {
-      const plan = planDelivery(m, subs, clientId);
+      const plan = planDelivery(m, subs, this.sessionKey(clientId));
       if (plan && this.deliverTo(clientId, m, plan, now)) reached += 1;
     }
     return reached;
@@ -87,7 +101,9 @@ export class Delivery {
     for (const row of this.store.nextQueued(clientId, room)) {
       const id = this.store.allocateId(clientId);
       const packet = toPublish(rowMessage(row), rowPlan(row), now, id, l.att.conn.version);
-      if (!packet || !this.send(l, packet)) {
+      const result = packet ? this.write(l, packet) : "too-large";
+      if (result === "failed") return; // resent on the next resume
+      if (result === "too-large") {
         this.store.dropQueued(row.seq); // expired, or larger than the client accepts
         continue;
       }
@@ -106,8 +122,7 @@ export class Delivery {
         continue;
       }
       const packet = toPublish(rowMessage(row), rowPlan(row), now, id, version, true);
-      if (packet) this.send(l, packet);
-      else this.store.dropQueued(row.seq);
+      if (!packet || this.write(l, packet) === "too-large") this.store.dropQueued(row.seq);
     }
     this.pump(clientId, l, now);
   }

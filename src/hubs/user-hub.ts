@@ -2,16 +2,17 @@ import { DurableObject } from "cloudflare:workers";
 import { encode, FrameBuffer, MalformedPacket, UnsupportedProtocolVersion } from "../mqtt/codec";
 import type { Packet } from "../mqtt/codec/types";
 import {
+  announcedLevel,
   type ConnState,
   type Ctx,
   type Effect,
   handlePacket,
   type Message,
   newConnState,
+  parseStatus,
   RC,
   type Result,
   SERVER,
-  v4ConnackCode,
   violation,
   type WillMessage,
 } from "../mqtt/session";
@@ -19,6 +20,8 @@ import { channelOf, type Identity } from "../mqtt/topics";
 import { groupHub, IDENTITY_APP, IDENTITY_SUB, logHubError, type PublishOutcome } from "./common";
 import { Delivery } from "./user-delivery";
 import { UserStore } from "./user-store";
+
+type Presence = { user_id: string; online: boolean; focus: 0 | 1; last_seen: string | null };
 
 /** What survives hibernation with each socket (versioned; session state lives in SQLite). */
 type Attachment = { v: 1; connId: string; openedAt: number; lastSeen: number; conn: ConnState };
@@ -48,7 +51,11 @@ export class UserHub extends DurableObject<Env> {
     const app = this.store.getMeta("app");
     const id = this.store.getMeta("id");
     this.who = app && id ? { app, id } : null;
-    this.delivery = new Delivery(this.store, () => this.liveSockets());
+    this.delivery = new Delivery(
+      this.store,
+      () => this.liveSockets(),
+      (clientId) => this.sessionKey(clientId),
+    );
     ctx.blockConcurrencyWhile(async () => {
       try {
         await this.recover();
@@ -56,6 +63,11 @@ export class UserHub extends DurableObject<Env> {
         logHubError(this.name(), "recover", err);
       }
     });
+  }
+
+  /** A session's key for No Local: client ids are per identity, so the identity is part of it. */
+  private sessionKey(clientId: string) {
+    return `${this.who?.id ?? ""}/${clientId}`;
   }
 
   private name() {
@@ -110,9 +122,9 @@ export class UserHub extends DurableObject<Env> {
     const prev = this.chains.get(att.connId) ?? Promise.resolve();
     const next = prev
       .then(() => this.onMessage(ws, data))
-      .catch((err) => {
+      .catch(async (err) => {
         logHubError(this.name(), "webSocketMessage", err);
-        this.closeSocket(ws, 1011, "internal error", true);
+        await this.closeSocket(ws, 1011, "internal error").catch(() => undefined);
       });
     this.chains.set(att.connId, next);
     await next;
@@ -120,7 +132,7 @@ export class UserHub extends DurableObject<Env> {
 
   override async webSocketClose(ws: WebSocket): Promise<void> {
     try {
-      this.connectionLost(ws);
+      await this.connectionLost(ws);
     } catch (err) {
       logHubError(this.name(), "webSocketClose", err);
     }
@@ -128,7 +140,7 @@ export class UserHub extends DurableObject<Env> {
 
   override async webSocketError(ws: WebSocket): Promise<void> {
     try {
-      this.connectionLost(ws);
+      await this.connectionLost(ws);
     } catch (err) {
       logHubError(this.name(), "webSocketError", err);
     }
@@ -147,22 +159,47 @@ export class UserHub extends DurableObject<Env> {
 
   /** Delivers messages published elsewhere (a group, the push pipeline): connections reached. */
   async deliver(who: Identity, messages: Message[]): Promise<number> {
-    this.remember(who);
-    let reached = 0;
-    for (const m of messages) reached += this.delivery.deliver(m, Date.now());
-    return reached;
+    try {
+      this.remember(who);
+      const mine = this.store.memberships();
+      let reached = 0;
+      for (const m of messages) {
+        // A member removed while a group fan-out was under way gets nothing more from it.
+        const ch = channelOf(who.app, m.topic);
+        if (ch.kind === "group" && !mine.has(ch.id)) continue;
+        reached += this.delivery.deliver(m, Date.now());
+      }
+      return reached;
+    } catch (err) {
+      logHubError(this.name(), "deliver", err);
+      return 0;
+    }
   }
 
   /** A server publish to this user's topic: retained if asked, delivered at QoS 1 or as given. */
   async publish(who: Identity, message: Message): Promise<PublishOutcome> {
-    this.remember(who);
-    if (message.retain) this.store.retain(message);
-    const delivered = this.delivery.deliver(message, Date.now());
-    return { delivered, foreground: this.presence(who).focus === 1 };
+    try {
+      this.remember(who);
+      if (message.retain) this.store.retain(message);
+      const delivered = this.delivery.deliver(message, Date.now());
+      return { delivered, foreground: this.presenceOf(who).focus === 1 };
+    } catch (err) {
+      logHubError(this.name(), "publish", err);
+      return { delivered: 0, foreground: false };
+    }
   }
 
   /** CONTRACT §2 presence. */
-  presence(who: Identity): { user_id: string; online: boolean; focus: 0 | 1; last_seen: string | null } {
+  async presence(who: Identity): Promise<Presence> {
+    try {
+      return this.presenceOf(who);
+    } catch (err) {
+      logHubError(this.name(), "presence", err);
+      return { user_id: who.id, online: false, focus: 0, last_seen: null };
+    }
+  }
+
+  private presenceOf(who: Identity): Presence {
     const online = this.liveSockets().length > 0;
     const lastSeen = this.store.getMeta("last_seen");
     return {
@@ -179,15 +216,20 @@ export class UserHub extends DurableObject<Env> {
 
   /** Membership changed in D1: follow it at once (a removed member stops receiving). */
   async setMembership(who: Identity, groupId: string, member: boolean): Promise<void> {
-    this.remember(who);
-    this.store.setMembership(groupId, member);
-    if (!member) {
-      this.store.deleteSubscriptionsWhere((f) => {
-        const ch = channelOf(who.app, f);
-        return ch.kind === "group" && ch.id === groupId;
-      });
+    try {
+      this.remember(who);
+      this.store.setMembership(groupId, member);
+      if (!member) {
+        this.store.deleteSubscriptionsWhere((f) => {
+          const ch = channelOf(who.app, f);
+          return ch.kind === "group" && ch.id === groupId;
+        });
+      }
+      await this.syncGroupRegistrations();
+    } catch (err) {
+      // D1 stays the truth: the next CONNECT reloads the memberships.
+      logHubError(this.name(), "setMembership", err);
     }
-    await this.syncGroupRegistrations();
   }
 
   // --- connection handling --------------------------------------------------------------
@@ -207,10 +249,12 @@ export class UserHub extends DurableObject<Env> {
       now,
       who,
       isMember: (g) => groups.has(g),
-      hasSession: (c) => this.store.session(c) !== undefined,
+      // A session with expiry 0 lives only as long as its connection: a new CONNECT ends it.
+      hasSession: (c) => (this.store.session(c)?.expiry ?? 0) > 0,
       hasInboundQos2: (id) => this.store.hasInbound(clientId, id),
       inboundQos2Count: () => this.store.inboundCount(clientId),
       newClientId: () => `auto-${crypto.randomUUID()}`,
+      hasSubscription: (f) => this.store.hasSubscription(clientId, f),
     };
   }
 
@@ -227,34 +271,44 @@ export class UserHub extends DurableObject<Env> {
       buffer = new FrameBuffer(SERVER.maximumPacketSize, att.conn.version);
       this.buffers.set(att.connId, buffer);
     }
+    const bytes = new Uint8Array(data);
     let packets: Packet[];
     try {
-      packets = buffer.push(new Uint8Array(data));
+      packets = buffer.push(bytes);
     } catch (err) {
-      if (err instanceof UnsupportedProtocolVersion) {
-        const code =
-          err.protocolLevel >= 5
-            ? RC.UnsupportedProtocolVersion
-            : v4ConnackCode(RC.UnsupportedProtocolVersion);
-        ws.send(
-          encode(
-            { type: "connack", sessionPresent: false, reasonCode: code },
-            err.protocolLevel >= 5 ? 5 : 4,
-          ),
-        );
-        return this.closeSocket(ws, 1002, "unsupported protocol version", false);
+      if (!(err instanceof MalformedPacket)) throw err;
+      if (att.conn.phase === "awaiting-connect") {
+        if (err instanceof UnsupportedProtocolVersion) {
+          // [MQTT-3.1.2-2] CONNACK 0x01 (3.1.1 format, read by 3.1 clients too) or 0x84, then close.
+          const { packet, version } = err.connack();
+          this.sendAs(ws, version, packet);
+          return this.closeSocket(ws, 1002, "unsupported protocol version");
+        }
+        // A 5.0 client learns why its CONNECT was refused [MQTT-4.13.1-1]; 3.1.1 has no such code.
+        if (announcedLevel(bytes) === 5) {
+          const properties = { reasonString: err.message.slice(0, 120) };
+          this.sendAs(ws, 5, { type: "connack", sessionPresent: false, reasonCode: err.reason, properties });
+        }
       }
-      if (err instanceof MalformedPacket)
-        return this.apply(ws, att, violation(att.conn, err.reason, err.message), now);
-      throw err;
+      return this.apply(ws, att, violation(att.conn, err.reason, err.message), now);
     }
     att.lastSeen = now;
     for (const packet of packets) {
-      if (isClosed(att)) break;
+      if (this.gone(ws, att)) break;
       if (packet.type === "connect") await this.refreshMemberships();
       await this.apply(ws, att, handlePacket(att.conn, packet, this.ctxFor(att, now)), now);
     }
-    if (!isClosed(att)) ws.serializeAttachment(att);
+    if (!this.gone(ws, att)) ws.serializeAttachment(att);
+  }
+
+  /**
+   * Whether the connection has ended, here or meanwhile elsewhere (a takeover while this
+   * connection's packets were being handled): a closed attachment is never written back.
+   */
+  private gone(ws: WebSocket, att: Attachment): boolean {
+    if (isClosed(att)) return true;
+    const stored = ws.deserializeAttachment() as Attachment | null;
+    return !stored || isClosed(stored);
   }
 
   /** Writes a result's packets, runs its effects, and closes when it says so. */
@@ -263,17 +317,21 @@ export class UserHub extends DurableObject<Env> {
     att.conn = result.conn;
     for (const packet of result.out) this.send(ws, att.conn, packet);
     for (const effect of result.effects) await this.runEffect(ws, att, effect, now);
-    if (!wasConnected && att.conn.phase === "connected") {
+    if (!wasConnected && att.conn.phase === "connected" && !this.gone(ws, att)) {
       ws.serializeAttachment(att);
       this.delivery.resume(att.conn.clientId, ws, att.conn.version, now);
       await this.armAlarm(this.deadline(att) ?? now + HEARTBEAT_MS);
     }
-    if (result.close) this.closeSocket(ws, result.close.code, result.close.reason, false);
+    if (result.close) await this.closeSocket(ws, result.close.code, result.close.reason);
   }
 
   private send(ws: WebSocket, conn: ConnState, packet: Packet) {
+    this.sendAs(ws, conn.version, packet);
+  }
+
+  private sendAs(ws: WebSocket, version: 4 | 5, packet: Packet) {
     try {
-      ws.send(encode(packet, conn.version));
+      ws.send(encode(packet, version));
     } catch (err) {
       logHubError(this.name(), `send ${packet.type}`, err);
     }
@@ -283,17 +341,17 @@ export class UserHub extends DurableObject<Env> {
     const clientId = att.conn.clientId;
     switch (e.type) {
       case "open-session": {
-        // [MQTT-3.1.4-3] session takeover: the other connection of this client id is closed.
+        // The old connection's Will goes out only when its session ends here (Mosquitto's rule,
+        // and 5.0's: a new connection before the Will Delay has passed cancels it [MQTT-3.1.3-9]).
+        const previous = this.store.session(e.clientId);
+        const oldSessionEnds = e.clean || previous?.expiry === 0;
         for (const other of this.ctx.getWebSockets()) {
           const o = other.deserializeAttachment() as Attachment | null;
           if (other === ws || !o || o.conn.clientId !== e.clientId || o.conn.phase !== "connected") continue;
-          if (o.conn.version === 5)
-            this.send(other, o.conn, { type: "disconnect", reasonCode: RC.SessionTakenOver });
-          this.connectionLost(other, true);
-          this.closeSocket(other, 1000, "session taken over", true);
+          await this.takeOver(other, o, oldSessionEnds, now);
         }
         this.store.cancelWill(e.clientId); // [MQTT-3.1.3-9] a reconnect ends the Will Delay.
-        if (e.clean) this.store.deleteSession(e.clientId); // [MQTT-3.1.2-4]
+        if (oldSessionEnds) this.store.deleteSession(e.clientId); // [MQTT-3.1.2-4]
         this.store.openSession(
           e.clientId,
           e.expiry,
@@ -303,11 +361,11 @@ export class UserHub extends DurableObject<Env> {
         );
         this.store.addConn(att.connId, e.clientId, e.will, now);
         this.store.setMeta("last_seen", now);
-        if (e.clean) await this.syncGroupRegistrations();
+        if (oldSessionEnds) await this.syncGroupRegistrations();
         return;
       }
       case "publish":
-        return this.route({ ...e.message, from: clientId }, now);
+        return this.route({ ...e.message, from: this.sessionKey(clientId) }, now);
       case "status":
         this.store.setMeta("focus", e.focus);
         return;
@@ -340,8 +398,9 @@ export class UserHub extends DurableObject<Env> {
     if (!who) return;
     const ch = channelOf(who.app, m.topic);
     if (ch.kind === "status") {
-      const status = JSON.parse(new TextDecoder().decode(m.payload)) as { focus?: unknown };
-      this.store.setMeta("focus", status.focus === 1 || status.focus === "1" ? 1 : 0);
+      // Only a Will gets here (a client's own status message is an effect); CONNECT checked it.
+      const status = parseStatus(m.payload);
+      if (status?.userId === who.id) this.store.setMeta("focus", status.focus);
       return;
     }
     if (ch.kind === "group") {
@@ -353,55 +412,80 @@ export class UserHub extends DurableObject<Env> {
   }
 
   /**
-   * A connection ended: its Will (a normal DISCONNECT has already discarded it), session end,
-   * presence. Idempotent.
+   * [MQTT-3.1.4-3] session takeover: the older connection of the client id gets DISCONNECT
+   * 0x8E (5.0) and is closed; its session lives on in the new connection. Its Will is published
+   * only when `sendWill` (the session ends).
    */
-  private connectionLost(ws: WebSocket, takeover = false): void {
-    const att = ws.deserializeAttachment() as Attachment | null;
-    if (!att) return;
+  private async takeOver(ws: WebSocket, att: Attachment, sendWill: boolean, now: number): Promise<void> {
+    if (att.conn.version === 5)
+      this.send(ws, att.conn, { type: "disconnect", reasonCode: RC.SessionTakenOver });
+    this.markClosed(ws, att);
+    const record = this.store.removeConn(att.connId);
+    try {
+      ws.close(1000, "session taken over");
+    } catch {
+      // already closed
+    }
+    if (record?.will && sendWill) await this.publishWill(record.clientId, record.will, now);
+  }
+
+  private markClosed(ws: WebSocket, att: Attachment): void {
     this.buffers.delete(att.connId);
     this.chains.delete(att.connId);
-    const wasConnected = att.conn.phase === "connected";
     att.conn = { ...att.conn, phase: "closed" };
     try {
       ws.serializeAttachment(att);
     } catch {
       // the socket is already gone
     }
+  }
+
+  /**
+   * A connection ended: its Will (a normal DISCONNECT has already discarded it), session end,
+   * presence. Idempotent.
+   */
+  private async connectionLost(ws: WebSocket): Promise<void> {
+    const att = ws.deserializeAttachment() as Attachment | null;
+    if (!att) return;
+    const wasConnected = att.conn.phase === "connected";
+    this.markClosed(ws, att);
     const record = this.store.removeConn(att.connId);
-    if (record) this.endConnection(record.clientId, record.will, Date.now(), takeover);
+    if (record) await this.endConnection(record.clientId, record.will, Date.now());
     else if (wasConnected) this.updatePresence(Date.now());
   }
 
-  private endConnection(
-    clientId: string,
-    will: WillMessage | undefined,
-    now: number,
-    takeover: boolean,
-  ): void {
+  private async endConnection(clientId: string, will: WillMessage | undefined, now: number): Promise<void> {
     const session = this.store.session(clientId);
+    if (session) {
+      if (session.expiry === 0) this.store.deleteSession(clientId);
+      else this.store.endSession(clientId, now);
+    }
+    this.updatePresence(now);
     if (will) {
       // [MQTT-3.1.3-9] MQTT 5 Will Delay: published when the delay or the session ends, first.
       const delay = Math.min(will.delay, session?.expiry ?? 0);
       if (delay > 0) {
         this.store.scheduleWill(clientId, will, now + delay * 1000);
-        void this.armAlarm(now + delay * 1000);
+        await this.armAlarm(now + delay * 1000);
       } else {
-        void this.route({ ...will, from: clientId }, now).catch((err) =>
-          logHubError(this.name(), "will", err),
-        );
+        await this.publishWill(clientId, will, now);
       }
     }
-    if (!takeover && session) {
-      if (session.expiry === 0) {
-        this.store.deleteSession(clientId);
-        void this.syncGroupRegistrations().catch((err) => logHubError(this.name(), "unregister", err));
-      } else {
-        this.store.endSession(clientId, now);
-        void this.armAlarm(now + session.expiry * 1000);
-      }
+    if (session?.expiry === 0) {
+      await this.syncGroupRegistrations().catch((err) => logHubError(this.name(), "unregister", err));
+    } else if (session) {
+      await this.armAlarm(now + session.expiry * 1000);
     }
-    this.updatePresence(now);
+  }
+
+  /** Publishes a Will; a failure is logged, never thrown (the connection is gone either way). */
+  private async publishWill(clientId: string, will: WillMessage, now: number): Promise<void> {
+    try {
+      const { delay: _, ...message } = will;
+      await this.route({ ...message, from: this.sessionKey(clientId) }, now);
+    } catch (err) {
+      logHubError(this.name(), "will", err);
+    }
   }
 
   private updatePresence(now: number) {
@@ -409,13 +493,13 @@ export class UserHub extends DurableObject<Env> {
     if (this.liveSockets().length === 0) this.store.setMeta("focus", 0);
   }
 
-  private closeSocket(ws: WebSocket, code: number, reason: string, alreadyLost: boolean) {
-    if (!alreadyLost) this.connectionLost(ws);
+  private async closeSocket(ws: WebSocket, code: number, reason: string): Promise<void> {
     try {
       ws.close(code, reason);
     } catch {
       // already closed
     }
+    await this.connectionLost(ws);
   }
 
   // --- groups, alarm, recovery ----------------------------------------------------------
@@ -489,12 +573,12 @@ export class UserHub extends DurableObject<Env> {
         if (att.conn.version === 5 && att.conn.phase === "connected") {
           this.send(ws, att.conn, { type: "disconnect", reasonCode: RC.KeepAliveTimeout });
         }
-        this.closeSocket(ws, 1000, "keepalive timeout", false);
+        await this.closeSocket(ws, 1000, "keepalive timeout");
         continue;
       }
       next = Math.min(next, due ?? now + HEARTBEAT_MS, now + HEARTBEAT_MS);
     }
-    for (const will of this.store.dueWills(now)) await this.route(will, now);
+    for (const due of this.store.dueWills(now)) await this.publishWill(due.clientId, due.will, now);
     for (const clientId of this.store.expiredSessions(now)) this.store.deleteSession(clientId);
     await this.syncGroupRegistrations();
     for (const t of [this.store.nextWillDue(), this.store.nextSessionExpiry()])
@@ -511,7 +595,7 @@ export class UserHub extends DurableObject<Env> {
     for (const connId of this.store.connIds()) {
       if (live.has(connId)) continue;
       const record = this.store.removeConn(connId);
-      if (record) this.endConnection(record.clientId, record.will, now, false);
+      if (record) await this.endConnection(record.clientId, record.will, now);
     }
   }
 }

@@ -171,6 +171,12 @@ export class UserStore {
     );
     return existed;
   }
+  hasSubscription(clientId: string, filter: string): boolean {
+    return (
+      this.sql.exec("SELECT 1 FROM subs WHERE client_id = ? AND filter = ?", clientId, filter).toArray()
+        .length > 0
+    );
+  }
   unsubscribe(clientId: string, filter: string): boolean {
     return (
       this.sql.exec("DELETE FROM subs WHERE client_id = ? AND filter = ?", clientId, filter).rowsWritten > 0
@@ -374,12 +380,16 @@ export class UserStore {
   cancelWill(clientId: string): void {
     this.sql.exec("DELETE FROM wills WHERE client_id = ?", clientId);
   }
-  dueWills(now: number): WillMessage[] {
+  /** Takes the delayed wills that are due (they are removed). */
+  dueWills(now: number): { clientId: string; will: WillMessage }[] {
     const rows = this.sql
       .exec<{ client_id: string; will: string }>("SELECT client_id, will FROM wills WHERE due_at <= ?", now)
       .toArray();
     this.sql.exec("DELETE FROM wills WHERE due_at <= ?", now);
-    return rows.map((r) => fromJson<WillMessage>(r.will)).filter((w): w is WillMessage => w !== undefined);
+    return rows.flatMap((r) => {
+      const will = fromJson<WillMessage>(r.will);
+      return will ? [{ clientId: r.client_id, will }] : [];
+    });
   }
   nextWillDue(): number | null {
     return this.sql.exec<{ t: number | null }>("SELECT MIN(due_at) AS t FROM wills").toArray()[0]?.t ?? null;

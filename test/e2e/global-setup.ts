@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -37,10 +37,33 @@ export default async function setup(project: TestProject) {
   });
   if (migrate.status !== 0) throw new Error(`migrations failed: ${migrate.stderr}${migrate.stdout}`);
 
+  // One bundle, built now, served with a copy of the config: `wrangler dev` on the sources would
+  // reload (dropping every WebSocket) whenever a source file changes while the tests run.
+  const bundle = path.join(state, "bundle");
+  const build = spawnSync(wrangler, ["deploy", "--dry-run", "--outdir", bundle], { env, encoding: "utf8" });
+  if (build.status !== 0) throw new Error(`build failed: ${build.stderr}${build.stdout}`);
+  const config = readFileSync("wrangler.toml", "utf8")
+    .replace(/^main\s*=.*$/m, 'main = "index.js"\nno_bundle = true')
+    .replace(/^migrations_dir\s*=.*$/m, `migrations_dir = ${JSON.stringify(path.resolve("migrations"))}`);
+  writeFileSync(path.join(bundle, "wrangler.toml"), config);
+  copyFileSync(".dev.vars", path.join(bundle, ".dev.vars"));
+
   const port = await freePort();
   const child: ChildProcess = spawn(
     wrangler,
-    ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state, "--inspector-port", "0"],
+    [
+      "dev",
+      "--config",
+      path.join(bundle, "wrangler.toml"),
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--persist-to",
+      state,
+      "--inspector-port",
+      "0",
+    ],
     { env, stdio: ["ignore", "pipe", "pipe"], detached: true },
   );
   let log = "";
@@ -75,6 +98,8 @@ export default async function setup(project: TestProject) {
       }
     }
     await new Promise((r) => setTimeout(r, 300));
+    // E2E_LOG=<file> keeps wrangler's output (the Worker's console) for debugging.
+    if (process.env.E2E_LOG) writeFileSync(process.env.E2E_LOG, log);
     rmSync(state, { recursive: true, force: true });
   };
 }

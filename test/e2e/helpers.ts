@@ -67,6 +67,30 @@ export const connect = async (token: string, opts: IClientOptions = {}): Promise
   return client;
 };
 
+export type Received = { topic: string; payload: string; packet: mqtt.IPublishPacket };
+
+/**
+ * Connects and records every message from the first byte on (a resumed session's queued
+ * messages may arrive together with the CONNACK), answering the CONNACK too.
+ */
+export const open = (token: string, opts: IClientOptions = {}) =>
+  new Promise<{ client: MqttClient; connack: mqtt.IConnackPacket; messages: Received[] }>(
+    (resolve, reject) => {
+      const client = mqtt.connect(`${WS}/mqtt?token=${token}`, {
+        reconnectPeriod: 0,
+        connectTimeout: 5000,
+        ...opts,
+      });
+      clients.push(client);
+      const messages: Received[] = [];
+      client.on("message", (topic, payload, packet) =>
+        messages.push({ topic, payload: payload.toString(), packet }),
+      );
+      client.once("connect", (connack) => resolve({ client, connack, messages }));
+      client.once("error", reject);
+    },
+  );
+
 /** Ends every client and raw socket the test opened (call in afterEach). */
 export const closeAll = async () => {
   for (const ws of sockets.splice(0)) ws.terminate();
@@ -159,6 +183,26 @@ export const collect = (client: MqttClient, ms: number) =>
       client.off("message", on);
       resolve(got);
     }, ms);
+  });
+
+/**
+ * Collects messages until `n` have arrived, then `quietMs` more (so an extra or duplicate one is
+ * seen too); gives up after `timeoutMs` with what it has.
+ */
+export const collectN = (client: MqttClient, n: number, quietMs = 300, timeoutMs = 5000) =>
+  new Promise<{ topic: string; payload: string }[]>((resolve) => {
+    const got: { topic: string; payload: string }[] = [];
+    const done = () => {
+      clearTimeout(timer);
+      client.off("message", on);
+      resolve(got);
+    };
+    const timer = setTimeout(done, timeoutMs);
+    const on = (topic: string, payload: Buffer) => {
+      got.push({ topic, payload: payload.toString() });
+      if (got.length === n) setTimeout(done, quietMs);
+    };
+    client.on("message", on);
   });
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

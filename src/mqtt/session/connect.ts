@@ -1,5 +1,6 @@
 import type { ConnackPacket, ConnectPacket, Properties } from "../codec/types";
-import { isValidTopicName, mayPublish } from "../topics";
+import { channelOf, isValidTopicName, mayPublish } from "../topics";
+import { parseStatus } from "./publish";
 import {
   type ConnState,
   type Ctx,
@@ -87,6 +88,15 @@ export const handleConnect = (conn: ConnState, p: ConnectPacket, ctx: Ctx): Resu
   if (will && (!isValidTopicName(will.topic) || !mayPublish(ctx.who, will.topic, ctx.isMember))) {
     return refuse(base, RC.NotAuthorized, "the will topic is not allowed for this identity");
   }
+  // CONTRACT §3: a will on `<app>/app/status` is a status message, so it may only name this
+  // identity (checked now: a will dropped later would fail silently).
+  if (
+    will &&
+    channelOf(ctx.who.app, will.topic).kind === "status" &&
+    parseStatus(will.payload)?.userId !== ctx.who.id
+  ) {
+    return refuse(base, RC.NotAuthorized, "a status will must carry this identity's user_id and a focus");
+  }
 
   // Session expiry: 3.1.1 clean=0 keeps the session (up to our cap); 5.0 uses the property.
   const asked =
@@ -112,4 +122,20 @@ export const handleConnect = (conn: ConnState, p: ConnectPacket, ctx: Ctx): Resu
   const connack: ConnackPacket = { type: "connack", sessionPresent, reasonCode: 0, properties };
   const effects: Effect[] = [{ type: "open-session", clientId, clean: p.clean, expiry, will }];
   return { conn: { ...base, phase: "connected", clientId, aliases: {} }, out: [connack], effects };
+};
+
+/**
+ * The protocol level the first bytes of a CONNECT announce, or null when they are not the start
+ * of a CONNECT naming "MQTT". Lets the hub answer a 5.0 client whose CONNECT failed to decode
+ * with a CONNACK carrying the reason (0x81, 0x82, 0x95) before the close [MQTT-4.13.1-1]; a
+ * 3.1.1 client is simply disconnected [MQTT-4.8.0-1].
+ */
+export const announcedLevel = (bytes: Uint8Array): number | null => {
+  if (bytes[0] !== 0x10) return null;
+  let i = 1;
+  while (i < 4 && ((bytes[i] ?? 0) & 0x80) !== 0) i++;
+  const at = i + 1; // first byte after the Remaining Length
+  const name = String.fromCharCode(...bytes.subarray(at + 2, at + 6));
+  if (bytes[at] !== 0 || bytes[at + 1] !== 4 || name !== "MQTT") return null;
+  return bytes[at + 6] ?? null;
 };

@@ -4,6 +4,8 @@ import { handlePublish, handlePubrel } from "./publish";
 import { type ConnState, type Ctx, ProtocolViolation, RC, type Result } from "./state";
 import { handleSubscribe, handleUnsubscribe } from "./subscribe";
 
+export { announcedLevel } from "./connect";
+export { parseStatus } from "./publish";
 export * from "./state";
 
 /** WebSocket close codes: 1000 normal, 1002 protocol error, 1008 policy violation. */
@@ -60,7 +62,7 @@ export const handlePacket = (conn: ConnState, packet: Packet, ctx: Ctx): Result 
       case "subscribe":
         return handleSubscribe(conn, packet, ctx);
       case "unsubscribe":
-        return handleUnsubscribe(conn, packet, () => true);
+        return handleUnsubscribe(conn, packet, (f) => ctx.hasSubscription?.(f) ?? true);
       case "pingreq": // [MQTT-3.12.4-1]
         return { conn, out: [{ type: "pingresp" }], effects: [] };
       case "disconnect": {

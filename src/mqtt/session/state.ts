@@ -91,6 +91,8 @@ export interface Ctx {
   inboundQos2Count(): number;
   /** A fresh client identifier for an empty one [MQTT-3.1.3-6]. */
   newClientId(): string;
+  /** Whether the session holds this exact filter (UNSUBACK 0x11); unknown means yes. */
+  hasSubscription?(filter: string): boolean;
 }
 
 /** What the hub must do after a packet. */
