@@ -35,8 +35,41 @@ const audienceFilter = (appId: number, audience: Audience, groups: string[]): SQ
   }
 };
 
+/** D1 binds at most 100 parameters per statement: long IN lists are queried in chunks of this size. */
+export const IN_CHUNK = 90;
+
+const chunks = <T>(list: T[], size = IN_CHUNK): T[][] => {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
+};
+
 /** One page of the audience's devices, in token order after `cursor`. */
 export const devicePage = async (
+  db: Db,
+  appId: number,
+  audience: Audience,
+  groups: string[],
+  productionMode: boolean,
+  cursor: string | undefined,
+  limit: number,
+): Promise<DeviceTarget[]> => {
+  if ((audience.type === "unicast" || audience.type === "listcast") && audience.tokens.length > IN_CHUNK) {
+    // Up to 500 tokens: one query per chunk, merged in token order.
+    const parts = await Promise.all(
+      chunks(audience.tokens).map((tokens) =>
+        devicePageOf(db, appId, { type: audience.type, tokens }, groups, productionMode, cursor, limit),
+      ),
+    );
+    return parts
+      .flat()
+      .sort((a, b) => (a.token < b.token ? -1 : a.token > b.token ? 1 : 0))
+      .slice(0, limit);
+  }
+  return devicePageOf(db, appId, audience, groups, productionMode, cursor, limit);
+};
+
+const devicePageOf = async (
   db: Db,
   appId: number,
   audience: Audience,
@@ -69,14 +102,26 @@ export const devicePage = async (
 
 /** Tokens of a unicast / listcast that were never registered (CONTRACT §2: failed as UNKNOWN_DEVICE). */
 export const unknownTokens = async (db: Db, appId: number, tokens: string[]): Promise<string[]> => {
-  if (tokens.length === 0) return [];
-  const known = new Set(
-    (
-      await db
-        .select({ t: devices.deviceToken })
-        .from(devices)
-        .where(and(eq(devices.appId, appId), inArray(devices.deviceToken, tokens)))
-    ).map((r) => r.t),
-  );
+  const known = new Set<string>();
+  for (const chunk of chunks(tokens)) {
+    const rows = await db
+      .select({ t: devices.deviceToken })
+      .from(devices)
+      .where(and(eq(devices.appId, appId), inArray(devices.deviceToken, chunk)));
+    for (const r of rows) known.add(r.t);
+  }
   return tokens.filter((t) => !known.has(t));
+};
+
+/** The platforms of the registered devices among `tokens`. */
+export const platformsOf = async (db: Db, appId: number, tokens: string[]): Promise<Set<string>> => {
+  const platforms = new Set<string>();
+  for (const chunk of chunks(tokens)) {
+    const rows = await db
+      .selectDistinct({ platform: devices.platform })
+      .from(devices)
+      .where(and(eq(devices.appId, appId), inArray(devices.deviceToken, chunk)));
+    for (const r of rows) platforms.add(r.platform);
+  }
+  return platforms;
 };

@@ -3,6 +3,7 @@ import type { Db } from "../db/client";
 import { type AppRow, devices, pushRate, type tasks as TasksTable, tasks, taskTargets } from "../db/schema";
 import { AppError, pspFail } from "../errors";
 import { randomHex } from "../lib/crypto";
+import { platformsOf } from "../push/audience";
 import { type PushRequest, payloadSize } from "../push/request";
 
 export type TaskRow = typeof TasksTable.$inferSelect;
@@ -34,14 +35,10 @@ export const takeRateToken = async (db: Db, app: AppRow, now: number): Promise<v
 /** CONTRACT §2 payload limits, per target platform: 413 / 2022. */
 export const checkPayloadLimits = async (db: Db, app: AppRow, req: PushRequest): Promise<void> => {
   const size = payloadSize(req.payload);
-  let platforms: string[] = ["ios", "android"];
-  if (req.audience.type === "unicast" || req.audience.type === "listcast") {
-    const rows = await db
-      .selectDistinct({ platform: devices.platform })
-      .from(devices)
-      .where(and(eq(devices.appId, app.id), inArray(devices.deviceToken, req.audience.tokens)));
-    platforms = rows.map((r) => r.platform);
-  }
+  const platforms =
+    req.audience.type === "unicast" || req.audience.type === "listcast"
+      ? [...(await platformsOf(db, app.id, req.audience.tokens))]
+      : ["ios", "android"];
   for (const p of platforms) {
     const limit = p === "ios" ? app.iosPayloadLimit : app.androidPayloadLimit;
     if (size > limit)

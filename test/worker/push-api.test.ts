@@ -72,6 +72,31 @@ describe("POST /psp/push/msg", () => {
     });
   });
 
+  it("handles a listcast of 500 tokens (more than D1 binds in one statement)", async () => {
+    const app = await createApp();
+    const tokens = Array.from({ length: 500 }, (_, i) => `tok${String(i).padStart(3, "0")}`);
+    for (const t of tokens.slice(0, 3))
+      await device(app, { device_token: t, platform: "android", provider: "fcm" });
+    const { status: code, body } = await post(app, "/psp/push/msg", {
+      type: "listcast",
+      device_tokens: tokens.join(","),
+      payload: message,
+    });
+    expect(code).toBe(200);
+    const data = await settled(app, String(body.data.task_id));
+    expect(data).toMatchObject({ status: "failed", total: 500, sent: 0, failed: 500 });
+    const reasons = await env.DB.prepare(
+      "SELECT reason, COUNT(*) AS n FROM task_targets WHERE task_id = ? GROUP BY reason ORDER BY reason",
+    )
+      .bind(body.data.task_id)
+      .all();
+    expect(reasons.results).toEqual([
+      { reason: "NO_CREDENTIALS", n: 3 },
+      { reason: "UNKNOWN_DEVICE", n: 497 },
+    ]);
+    expect((data.failures as unknown[]).length).toBe(100);
+  }, 30_000);
+
   it("is idempotent with policy.out_biz_no", async () => {
     const app = await createApp();
     const body = { type: "broadcast", payload: message, policy: { out_biz_no: "order-42" } };
