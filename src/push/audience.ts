@@ -54,12 +54,16 @@ export const devicePage = async (
   cursor: string | undefined,
   limit: number,
 ): Promise<DeviceTarget[]> => {
-  if ((audience.type === "unicast" || audience.type === "listcast") && audience.tokens.length > IN_CHUNK) {
-    // Up to 500 tokens: one query per chunk, merged in token order.
+  // Up to 500 tokens or aliases: one query per chunk, merged in token order.
+  const split: Audience[] | null =
+    (audience.type === "unicast" || audience.type === "listcast") && audience.tokens.length > IN_CHUNK
+      ? chunks(audience.tokens).map((tokens) => ({ type: audience.type, tokens }))
+      : audience.type === "customizedcast" && audience.aliases.length > IN_CHUNK
+        ? chunks(audience.aliases).map((aliases) => ({ type: "customizedcast", aliases }))
+        : null;
+  if (split) {
     const parts = await Promise.all(
-      chunks(audience.tokens).map((tokens) =>
-        devicePageOf(db, appId, { type: audience.type, tokens }, groups, productionMode, cursor, limit),
-      ),
+      split.map((part) => devicePageOf(db, appId, part, groups, productionMode, cursor, limit)),
     );
     return parts
       .flat()

@@ -97,6 +97,21 @@ describe("POST /psp/push/msg", () => {
     expect((data.failures as unknown[]).length).toBe(100);
   }, 30_000);
 
+  it("reaches every user of a customizedcast of 200 aliases, on MQTT and their devices", async () => {
+    const app = await createApp();
+    const aliases = Array.from({ length: 200 }, (_, i) => `user${i}`);
+    for (const u of aliases.slice(0, 150))
+      await device(app, { device_token: `d-${u}`, platform: "android", provider: "fcm", user_id: u });
+    const { body } = await post(app, "/psp/push/msg", {
+      type: "customizedcast",
+      alias: aliases.join(","),
+      payload: message,
+    });
+    const data = await settled(app, String(body.data.task_id));
+    // 200 user topics published, 150 devices without FCM credentials.
+    expect(data).toMatchObject({ total: 350, sent: 200, failed: 150, by_channel: { mqtt: 200 } });
+  }, 30_000);
+
   it("is idempotent with policy.out_biz_no", async () => {
     const app = await createApp();
     const body = { type: "broadcast", payload: message, policy: { out_biz_no: "order-42" } };
