@@ -22,3 +22,14 @@ export const logHubError = (hub: string, entry: string, err: unknown) => {
 };
 
 export type { Identity, Message };
+
+/** JSON that keeps Uint8Array (correlation data, will payloads) as base64. */
+const replacer = (_: string, v: unknown) =>
+  v instanceof Uint8Array ? { $b64: btoa(String.fromCharCode(...v)) } : v;
+const reviver = (_: string, v: unknown) =>
+  v && typeof v === "object" && "$b64" in v
+    ? Uint8Array.from(atob(String((v as { $b64: string }).$b64)), (c) => c.charCodeAt(0))
+    : v;
+export const toJson = (v: unknown) => JSON.stringify(v, replacer);
+export const fromJson = <T>(s: string | null): T | undefined =>
+  s ? (JSON.parse(s, reviver) as T) : undefined;

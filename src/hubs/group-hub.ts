@@ -1,8 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { QoS } from "../mqtt/codec/types";
 import type { Message, MessageProps } from "../mqtt/session";
-import { logHubError, userHub } from "./common";
-import { fromJson, toJson } from "./user-store";
+import { fromJson, logHubError, toJson, userHub } from "./common";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS subscribers (user_id TEXT PRIMARY KEY);

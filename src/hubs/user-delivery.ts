@@ -3,7 +3,9 @@ import type { Packet, QoS } from "../mqtt/codec/types";
 import { type DeliveryPlan, planDelivery, toPublish } from "../mqtt/deliver";
 import type { ConnState, Message, MessageProps, StoredSubscription } from "../mqtt/session";
 import { topicMatches } from "../mqtt/topics";
-import { fromJson, type QueuedRow, type UserStore } from "./user-store";
+import { fromJson } from "./common";
+import type { UserStore } from "./user-store";
+import type { QueuedRow } from "./user-store-queue";
 
 type Live = { ws: WebSocket; att: { conn: ConnState } };
 
@@ -64,7 +66,7 @@ export class Delivery {
   deliver(m: Message, now: number): number {
     if (m.expiresAt !== undefined && m.expiresAt <= now) return 0;
     const byClient = new Map<string, StoredSubscription[]>();
-    for (const s of this.store.subscriptions()) {
+    for (const s of this.store.sessions.subscriptions()) {
       const list = byClient.get(s.clientId) ?? [];
       list.push(s);
       byClient.set(s.clientId, list);
@@ -85,29 +87,29 @@ export class Delivery {
       const packet = toPublish(m, plan, now, undefined, l.att.conn.version);
       return packet !== null && this.send(l, packet);
     }
-    const session = this.store.session(clientId);
+    const session = this.store.sessions.session(clientId);
     if (!session || (!l && session.expiry === 0)) return false;
-    this.store.enqueue(clientId, m, plan.qos, plan.retain, plan.subscriptionIds);
+    this.store.queue.enqueue(clientId, m, plan.qos, plan.retain, plan.subscriptionIds);
     if (l) this.pump(clientId, l, now);
     return l !== undefined;
   }
 
   /** Sends queued messages while the client's Receive Maximum allows [MQTT-4.9.0-2]. */
   pump(clientId: string, l: Live, now: number): void {
-    const session = this.store.session(clientId);
+    const session = this.store.sessions.session(clientId);
     if (!session) return;
-    const room = session.receive_max - this.store.inflight(clientId).length;
+    const room = session.receive_max - this.store.queue.inflight(clientId).length;
     if (room <= 0) return;
-    for (const row of this.store.nextQueued(clientId, room)) {
-      const id = this.store.allocateId(clientId);
+    for (const row of this.store.queue.nextQueued(clientId, room)) {
+      const id = this.store.queue.allocateId(clientId);
       const packet = toPublish(rowMessage(row), rowPlan(row), now, id, l.att.conn.version);
       const result = packet ? this.write(l, packet) : "too-large";
       if (result === "failed") return; // resent on the next resume
       if (result === "too-large") {
-        this.store.dropQueued(row.seq); // expired, or larger than the client accepts
+        this.store.queue.dropQueued(row.seq); // expired, or larger than the client accepts
         continue;
       }
-      this.store.markSent(row.seq, id);
+      this.store.queue.markSent(row.seq, id);
     }
   }
 
@@ -115,14 +117,14 @@ export class Delivery {
   resume(clientId: string, ws: WebSocket, version: 4 | 5, now: number): void {
     const l = this.socketOf(clientId) ?? undefined;
     if (!l || l.ws !== ws) return;
-    for (const row of this.store.inflight(clientId)) {
+    for (const row of this.store.queue.inflight(clientId)) {
       const id = row.message_id ?? 0;
       if (row.state === 2) {
         this.send(l, { type: "pubrel", messageId: id });
         continue;
       }
       const packet = toPublish(rowMessage(row), rowPlan(row), now, id, version, true);
-      if (!packet || this.write(l, packet) === "too-large") this.store.dropQueued(row.seq);
+      if (!packet || this.write(l, packet) === "too-large") this.store.queue.dropQueued(row.seq);
     }
     this.pump(clientId, l, now);
   }
@@ -136,7 +138,7 @@ export class Delivery {
     now: number,
   ): void {
     const clientId = conn.clientId;
-    const known = this.store.ack(clientId, messageId, kind);
+    const known = this.store.queue.ack(clientId, messageId, kind);
     const l = this.socketOf(clientId);
     if (kind === "pubrec" && known && l?.ws === ws) this.send(l, { type: "pubrel", messageId });
     if (l?.ws === ws) this.pump(clientId, l, now);
@@ -154,7 +156,7 @@ export class Delivery {
   ): Promise<void> {
     const clientId = conn.clientId;
     for (const s of subs) {
-      const existed = this.store.subscribe(clientId, s);
+      const existed = this.store.sessions.subscribe(clientId, s);
       if (s.retainHandling === 2 || (s.retainHandling === 1 && existed)) continue;
       for (const m of await retainedFor(s.filter)) {
         if (!topicMatches(s.filter, m.topic)) continue;

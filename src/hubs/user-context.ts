@@ -1,0 +1,88 @@
+import { encode, type FrameBuffer } from "../mqtt/codec";
+import type { Packet } from "../mqtt/codec/types";
+import type { ConnState } from "../mqtt/session";
+import type { Identity } from "../mqtt/topics";
+import { logHubError } from "./common";
+import type { Delivery } from "./user-delivery";
+import type { UserStore } from "./user-store";
+
+/** What survives hibernation with each socket (versioned; session state lives in SQLite). */
+export type Attachment = { v: 1; connId: string; openedAt: number; lastSeen: number; conn: ConnState };
+
+export const isClosed = (att: Attachment) => att.conn.phase === "closed";
+
+/** A connection that sends no CONNECT within this time is closed. */
+export const CONNECT_TIMEOUT_MS = 30_000;
+/** While connections exist, the alarm also runs at least this often (recovery after eviction). */
+export const HEARTBEAT_MS = 5 * 60_000;
+
+/**
+ * What the UserHub's modules work on, in place of `this`: the object's state and env, its
+ * store and delivery, the identity it serves (null until the first upgrade or call names it)
+ * and, per connection, the stream decoder and the chain that keeps its packets in order.
+ */
+export type Hub = {
+  readonly ctx: DurableObjectState;
+  readonly env: Env;
+  readonly store: UserStore;
+  readonly delivery: Delivery;
+  who: Identity | null;
+  readonly buffers: Map<string, FrameBuffer>;
+  readonly chains: Map<string, Promise<void>>;
+};
+
+/** A session's key for No Local: client ids are per identity, so the identity is part of it. */
+export const sessionKey = (hub: Hub, clientId: string) => `${hub.who?.id ?? ""}/${clientId}`;
+
+export const hubLabel = (hub: Hub) => `UserHub:${hub.who ? `${hub.who.app}:${hub.who.id}` : "?"}`;
+
+export function liveSockets(hub: Hub): { ws: WebSocket; att: Attachment }[] {
+  return hub.ctx
+    .getWebSockets()
+    .map((ws) => ({ ws, att: ws.deserializeAttachment() as Attachment | null }))
+    .filter((x): x is { ws: WebSocket; att: Attachment } => x.att?.conn.phase === "connected");
+}
+
+export function send(hub: Hub, ws: WebSocket, conn: ConnState, packet: Packet) {
+  sendAs(hub, ws, conn.version, packet);
+}
+
+export function sendAs(hub: Hub, ws: WebSocket, version: 4 | 5, packet: Packet) {
+  try {
+    ws.send(encode(packet, version));
+  } catch (err) {
+    logHubError(hubLabel(hub), `send ${packet.type}`, err);
+  }
+}
+
+export function markClosed(hub: Hub, ws: WebSocket, att: Attachment): void {
+  hub.buffers.delete(att.connId);
+  hub.chains.delete(att.connId);
+  att.conn = { ...att.conn, phase: "closed" };
+  try {
+    ws.serializeAttachment(att);
+  } catch {
+    // the socket is already gone
+  }
+}
+
+/**
+ * Whether the connection has ended, here or meanwhile elsewhere (a takeover while this
+ * connection's packets were being handled): a closed attachment is never written back.
+ */
+export function gone(ws: WebSocket, att: Attachment): boolean {
+  if (isClosed(att)) return true;
+  const stored = ws.deserializeAttachment() as Attachment | null;
+  return !stored || isClosed(stored);
+}
+
+export function deadline(att: Attachment): number | null {
+  if (att.conn.phase === "awaiting-connect") return att.openedAt + CONNECT_TIMEOUT_MS;
+  // [MQTT-3.1.2-24] 1.5 times the Keep Alive without a packet ends the connection.
+  return att.conn.keepalive > 0 ? att.lastSeen + att.conn.keepalive * 1500 : null;
+}
+
+export async function armAlarm(hub: Hub, at: number): Promise<void> {
+  const current = await hub.ctx.storage.getAlarm();
+  if (current === null || current > at) await hub.ctx.storage.setAlarm(at);
+}

@@ -1,0 +1,70 @@
+import { type Message, parseStatus } from "../mqtt/session";
+import { channelOf } from "../mqtt/topics";
+import { groupHub } from "./common";
+import type { Hub } from "./user-context";
+
+/** Routes a client's (or a will's) message: user topics here, group topics to their GroupHub. */
+export async function route(hub: Hub, m: Message, now: number): Promise<void> {
+  const who = hub.who;
+  if (!who) return;
+  const ch = channelOf(who.app, m.topic);
+  if (ch.kind === "status") {
+    // Only a Will gets here (a client's own status message is an effect); CONNECT checked it.
+    const status = parseStatus(m.payload);
+    if (status?.userId === who.id) hub.store.setMeta("focus", status.focus);
+    return;
+  }
+  if (ch.kind === "group") {
+    await groupHub(hub.env, who.app, ch.id).publish(who.app, ch.id, m);
+    return;
+  }
+  if (m.retain) hub.store.retain(m);
+  hub.delivery.deliver(m, now);
+}
+
+/** Retained messages a new subscription receives: the user's own, or its groups'. */
+export async function retainedFor(hub: Hub, filter: string): Promise<Message[]> {
+  const who = hub.who;
+  if (!who) return [];
+  const ch = channelOf(who.app, filter);
+  if (ch.kind === "user") return hub.store.retainedMessages(Date.now());
+  if (ch.kind !== "group") return [];
+  const groups = ch.id === "+" ? [...hub.store.memberships()] : [ch.id];
+  const lists = await Promise.all(groups.map((g) => groupHub(hub.env, who.app, g).retained(who.app, g)));
+  // RPC widens the tuple type of user properties; the values are the same.
+  return lists.flat() as Message[];
+}
+
+export async function refreshMemberships(hub: Hub): Promise<void> {
+  const who = hub.who;
+  if (!who) return;
+  const { results } = await hub.env.DB.prepare(
+    "SELECT m.group_id FROM group_members m JOIN apps a ON a.id = m.app_id WHERE a.name = ? AND m.user_id = ?",
+  )
+    .bind(who.app, who.id)
+    .all<{ group_id: string }>();
+  hub.store.setMemberships(results.map((r) => r.group_id));
+}
+
+/** Registers with the GroupHubs our subscriptions reach, and leaves the others. */
+export async function syncGroupRegistrations(hub: Hub): Promise<void> {
+  const who = hub.who;
+  if (!who) return;
+  const mine = hub.store.memberships();
+  const wanted = new Set<string>();
+  for (const s of hub.store.sessions.subscriptions()) {
+    const ch = channelOf(who.app, s.filter);
+    if (ch.kind !== "group") continue;
+    if (ch.id === "+") for (const g of mine) wanted.add(g);
+    else if (mine.has(ch.id)) wanted.add(ch.id);
+  }
+  const had = new Set<string>(JSON.parse(hub.store.getMeta("group_regs") ?? "[]") as string[]);
+  const add = [...wanted].filter((g) => !had.has(g));
+  const drop = [...had].filter((g) => !wanted.has(g));
+  if (add.length === 0 && drop.length === 0) return;
+  hub.store.setMeta("group_regs", JSON.stringify([...wanted]));
+  await Promise.all([
+    ...add.map((g) => groupHub(hub.env, who.app, g).addSubscriber(who.app, g, who.id)),
+    ...drop.map((g) => groupHub(hub.env, who.app, g).removeSubscriber(who.app, g, who.id)),
+  ]);
+}

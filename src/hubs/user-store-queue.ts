@@ -1,0 +1,141 @@
+import type { QoS } from "../mqtt/codec/types";
+import type { Message } from "../mqtt/session";
+import { toJson } from "./common";
+import type { SessionStore } from "./user-store-sessions";
+
+/** Offline queue bound per session; past it the oldest queued message is dropped and counted. */
+export const MAX_QUEUED = 1000;
+
+export type QueuedRow = {
+  seq: number;
+  message_id: number | null;
+  state: number;
+  topic: string;
+  payload: ArrayBuffer;
+  qos: number;
+  retain: number;
+  props: string | null;
+  expires_at: number | null;
+  sub_ids: string | null;
+};
+
+/**
+ * A UserHub's outbound queue (in-flight and offline QoS 1/2, table `outq`) and the inbound
+ * QoS 2 ids awaiting PUBREL (table `inq2`).
+ */
+export class QueueStore {
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly sessions: SessionStore,
+  ) {}
+
+  // --- outbound queue -------------------------------------------------------------------
+  enqueue(clientId: string, m: Message, qos: QoS, retain: boolean, subIds: number[]): void {
+    this.sql.exec(
+      `INSERT INTO outq (client_id, topic, payload, qos, retain, props, expires_at, sub_ids)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      clientId,
+      m.topic,
+      m.payload,
+      qos,
+      retain ? 1 : 0,
+      m.props ? toJson(m.props) : null,
+      m.expiresAt ?? null,
+      subIds.length ? JSON.stringify(subIds) : null,
+    );
+    const over = this.queuedCount(clientId) - MAX_QUEUED;
+    if (over > 0) {
+      this.sql.exec(
+        `DELETE FROM outq WHERE seq IN (SELECT seq FROM outq WHERE client_id = ? AND state = 0 ORDER BY seq LIMIT ?)`,
+        clientId,
+        over,
+      );
+      this.sql.exec("UPDATE sessions SET dropped = dropped + ? WHERE client_id = ?", over, clientId);
+    }
+  }
+  queuedCount(clientId: string): number {
+    return (
+      this.sql
+        .exec<{ n: number }>("SELECT COUNT(*) AS n FROM outq WHERE client_id = ? AND state = 0", clientId)
+        .toArray()[0]?.n ?? 0
+    );
+  }
+  inflight(clientId: string): QueuedRow[] {
+    return this.sql
+      .exec<QueuedRow>("SELECT * FROM outq WHERE client_id = ? AND state > 0 ORDER BY seq", clientId)
+      .toArray();
+  }
+  nextQueued(clientId: string, limit: number): QueuedRow[] {
+    return this.sql
+      .exec<QueuedRow>(
+        "SELECT * FROM outq WHERE client_id = ? AND state = 0 ORDER BY seq LIMIT ?",
+        clientId,
+        limit,
+      )
+      .toArray();
+  }
+  /** A free packet identifier for the session [MQTT-2.2.1-3]. */
+  allocateId(clientId: string): number {
+    const used = new Set(
+      this.sql
+        .exec<{ message_id: number }>(
+          "SELECT message_id FROM outq WHERE client_id = ? AND message_id IS NOT NULL",
+          clientId,
+        )
+        .toArray()
+        .map((r) => r.message_id),
+    );
+    let id = this.sessions.session(clientId)?.next_id ?? 1;
+    while (used.has(id)) id = (id % 65535) + 1;
+    this.sql.exec("UPDATE sessions SET next_id = ? WHERE client_id = ?", (id % 65535) + 1, clientId);
+    return id;
+  }
+  markSent(seq: number, messageId: number): void {
+    this.sql.exec("UPDATE outq SET state = 1, message_id = ? WHERE seq = ?", messageId, seq);
+  }
+  dropQueued(seq: number): void {
+    this.sql.exec("DELETE FROM outq WHERE seq = ?", seq);
+  }
+  /** PUBACK / PUBCOMP: the message is done. PUBREC: it moves to awaiting PUBCOMP. */
+  ack(clientId: string, messageId: number, kind: "puback" | "pubrec" | "pubcomp"): boolean {
+    if (kind === "pubrec") {
+      return (
+        this.sql.exec(
+          "UPDATE outq SET state = 2 WHERE client_id = ? AND message_id = ? AND state = 1 AND qos = 2",
+          clientId,
+          messageId,
+        ).rowsWritten > 0
+      );
+    }
+    const state = kind === "puback" ? 1 : 2;
+    return (
+      this.sql.exec(
+        "DELETE FROM outq WHERE client_id = ? AND message_id = ? AND state = ?",
+        clientId,
+        messageId,
+        state,
+      ).rowsWritten > 0
+    );
+  }
+
+  // --- inbound QoS 2 --------------------------------------------------------------------
+  hasInbound(clientId: string, id: number): boolean {
+    return (
+      this.sql.exec("SELECT 1 FROM inq2 WHERE client_id = ? AND message_id = ?", clientId, id).toArray()
+        .length > 0
+    );
+  }
+  inboundCount(clientId: string): number {
+    return (
+      this.sql
+        .exec<{ n: number }>("SELECT COUNT(*) AS n FROM inq2 WHERE client_id = ?", clientId)
+        .toArray()[0]?.n ?? 0
+    );
+  }
+  addInbound(clientId: string, id: number): void {
+    this.sql.exec("INSERT OR IGNORE INTO inq2 (client_id, message_id) VALUES (?, ?)", clientId, id);
+  }
+  releaseInbound(clientId: string, id: number): void {
+    this.sql.exec("DELETE FROM inq2 WHERE client_id = ? AND message_id = ?", clientId, id);
+  }
+}
