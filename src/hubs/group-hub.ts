@@ -1,11 +1,10 @@
 import { DurableObject } from "cloudflare:workers";
-import type { QoS } from "../mqtt/codec/types";
-import type { Message, MessageProps } from "../mqtt/session";
-import { fromJson, logHubError, toJson, userHub } from "./common";
+import type { Message } from "../mqtt/session";
+import { logHubError, userHub } from "./common";
+import { liveRetained, RETAINED_SCHEMA, retainMessage } from "./retained";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS subscribers (user_id TEXT PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS retained (topic TEXT PRIMARY KEY, payload BLOB NOT NULL, qos INTEGER NOT NULL, props TEXT, expires_at INTEGER);
 `;
 
 /** Messages bound for one member hub, flushed together as one call. */
@@ -24,13 +23,13 @@ export class GroupHub extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.sql.exec(SCHEMA);
+    this.sql.exec(SCHEMA + RETAINED_SCHEMA);
   }
 
   /** Publishes to the group's subscribers; answers how many connections received it. */
   async publish(app: string, groupId: string, message: Message): Promise<number> {
     try {
-      if (message.retain) this.retain(message);
+      if (message.retain) retainMessage(this.sql, message);
       const users = this.sql.exec<{ user_id: string }>("SELECT user_id FROM subscribers").toArray();
       const counts = await Promise.all(users.map((u) => this.enqueue(app, u.user_id, message)));
       return counts.reduce((a, b) => a + b, 0);
@@ -72,7 +71,7 @@ export class GroupHub extends DurableObject<Env> {
 
   /** The group's live retained messages. */
   async retained(app: string, groupId: string): Promise<Message[]> {
-    return this.guard(app, groupId, "retained", () => this.liveRetained()) ?? [];
+    return this.guard(app, groupId, "retained", () => liveRetained(this.sql, Date.now())) ?? [];
   }
 
   /** Runs an entry point's work; an error is logged and answered with undefined, never thrown. */
@@ -83,44 +82,6 @@ export class GroupHub extends DurableObject<Env> {
       logHubError(`GroupHub:${app}:${groupId}`, entry, err);
       return undefined;
     }
-  }
-
-  private liveRetained(): Message[] {
-    this.sql.exec("DELETE FROM retained WHERE expires_at IS NOT NULL AND expires_at <= ?", Date.now());
-    return this.sql
-      .exec<{
-        topic: string;
-        payload: ArrayBuffer;
-        qos: number;
-        props: string | null;
-        expires_at: number | null;
-      }>("SELECT * FROM retained")
-      .toArray()
-      .map((r) => ({
-        topic: r.topic,
-        payload: new Uint8Array(r.payload),
-        qos: r.qos as QoS,
-        retain: true,
-        props: fromJson<MessageProps>(r.props),
-        expiresAt: r.expires_at ?? undefined,
-      }));
-  }
-
-  private retain(m: Message) {
-    if (m.payload.byteLength === 0) {
-      this.sql.exec("DELETE FROM retained WHERE topic = ?", m.topic); // [MQTT-3.3.1-10/11]
-      return;
-    }
-    this.sql.exec(
-      `INSERT INTO retained (topic, payload, qos, props, expires_at) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (topic) DO UPDATE SET payload = excluded.payload, qos = excluded.qos, props = excluded.props,
-       expires_at = excluded.expires_at`,
-      m.topic,
-      m.payload,
-      m.qos,
-      m.props ? toJson(m.props) : null,
-      m.expiresAt ?? null,
-    );
   }
 
   private enqueue(app: string, userId: string, message: Message): Promise<number> {

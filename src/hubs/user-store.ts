@@ -1,6 +1,5 @@
-import type { QoS } from "../mqtt/codec/types";
-import type { Message, MessageProps } from "../mqtt/session";
-import { fromJson, toJson } from "./common";
+import type { Message } from "../mqtt/session";
+import { liveRetained, RETAINED_SCHEMA, retainMessage } from "./retained";
 import { ConnStore } from "./user-store-conns";
 import { QueueStore } from "./user-store-queue";
 import { SessionStore } from "./user-store-sessions";
@@ -22,7 +21,6 @@ CREATE TABLE IF NOT EXISTS outq (seq INTEGER PRIMARY KEY AUTOINCREMENT, client_i
   retain INTEGER NOT NULL, props TEXT, expires_at INTEGER, sub_ids TEXT);
 CREATE INDEX IF NOT EXISTS outq_client ON outq (client_id, state, seq);
 CREATE TABLE IF NOT EXISTS inq2 (client_id TEXT NOT NULL, message_id INTEGER NOT NULL, PRIMARY KEY (client_id, message_id));
-CREATE TABLE IF NOT EXISTS retained (topic TEXT PRIMARY KEY, payload BLOB NOT NULL, qos INTEGER NOT NULL, props TEXT, expires_at INTEGER);
 CREATE TABLE IF NOT EXISTS conns (conn_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, will TEXT, connected_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS wills (client_id TEXT PRIMARY KEY, will TEXT NOT NULL, due_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS memberships (group_id TEXT PRIMARY KEY);
@@ -38,7 +36,7 @@ export class UserStore {
   readonly conns: ConnStore;
 
   constructor(private readonly sql: SqlStorage) {
-    sql.exec(SCHEMA);
+    sql.exec(SCHEMA + RETAINED_SCHEMA);
     this.sessions = new SessionStore(sql);
     this.queue = new QueueStore(sql, this.sessions);
     this.conns = new ConnStore(sql);
@@ -58,40 +56,10 @@ export class UserStore {
 
   // --- retained (user topics) -----------------------------------------------------------
   retain(m: Message): void {
-    if (m.payload.byteLength === 0) {
-      this.sql.exec("DELETE FROM retained WHERE topic = ?", m.topic); // [MQTT-3.3.1-10/11]
-      return;
-    }
-    this.sql.exec(
-      `INSERT INTO retained (topic, payload, qos, props, expires_at) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (topic) DO UPDATE SET payload = excluded.payload, qos = excluded.qos, props = excluded.props,
-       expires_at = excluded.expires_at`,
-      m.topic,
-      m.payload,
-      m.qos,
-      m.props ? toJson(m.props) : null,
-      m.expiresAt ?? null,
-    );
+    retainMessage(this.sql, m);
   }
   retainedMessages(now: number): Message[] {
-    this.sql.exec("DELETE FROM retained WHERE expires_at IS NOT NULL AND expires_at <= ?", now);
-    return this.sql
-      .exec<{
-        topic: string;
-        payload: ArrayBuffer;
-        qos: number;
-        props: string | null;
-        expires_at: number | null;
-      }>("SELECT * FROM retained")
-      .toArray()
-      .map((r) => ({
-        topic: r.topic,
-        payload: new Uint8Array(r.payload),
-        qos: r.qos as QoS,
-        retain: true,
-        props: fromJson<MessageProps>(r.props),
-        expiresAt: r.expires_at ?? undefined,
-      }));
+    return liveRetained(this.sql, now);
   }
 
   // --- memberships (a cache of D1's group_members for this identity) --------------------
