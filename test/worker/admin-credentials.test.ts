@@ -1,14 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { admin } from "../helpers/api";
+import { ecKeyPair, rsaKeyPair } from "../helpers/keys";
 import { createApp } from "../helpers/psp";
-
-const pkcs8Pem = async (algorithm: Parameters<typeof crypto.subtle.generateKey>[0]) => {
-  const pair = (await crypto.subtle.generateKey(algorithm, true, ["sign", "verify"])) as CryptoKeyPair;
-  const der = new Uint8Array((await crypto.subtle.exportKey("pkcs8", pair.privateKey)) as ArrayBuffer);
-  const b64 = btoa(String.fromCharCode(...der)).replace(/(.{64})/g, "$1\n");
-  return `-----BEGIN PRIVATE KEY-----\n${b64}\n-----END PRIVATE KEY-----\n`;
-};
 
 const stored = (appkey: string, provider: string) =>
   env.DB.prepare(
@@ -20,7 +14,7 @@ const stored = (appkey: string, provider: string) =>
 describe("provider credentials (CONTRACT §1)", () => {
   it("stores APNs token-auth credentials encrypted, never answering them", async () => {
     const app = await createApp();
-    const privateKey = await pkcs8Pem({ name: "ECDSA", namedCurve: "P-256" });
+    const privateKey = (await ecKeyPair()).privatePem;
     const { status, body } = await admin(`/apps/${app.appkey}/credentials/apns`, {
       method: "PUT",
       json: {
@@ -45,12 +39,7 @@ describe("provider credentials (CONTRACT §1)", () => {
       type: "service_account",
       project_id: "demo-project",
       client_email: "push@demo-project.iam.gserviceaccount.com",
-      private_key: await pkcs8Pem({
-        name: "RSASSA-PKCS1-v1_5",
-        modulusLength: 2048,
-        publicExponent: new Uint8Array([1, 0, 1]),
-        hash: "SHA-256",
-      }),
+      private_key: (await rsaKeyPair()).privatePem,
     };
     for (const service_account of [account, JSON.stringify(account)]) {
       const { status } = await admin(`/apps/${app.appkey}/credentials/fcm`, {

@@ -1,8 +1,9 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { randomHex, toBase64 } from "../../src/lib/crypto";
+import { randomHex } from "../../src/lib/crypto";
 import { apnsProvider } from "../../src/push/providers/apns";
 import type { ApnsCredentials, PushJob } from "../../src/push/providers/types";
+import { ecKeyPair } from "../helpers/keys";
 
 // Every APNs answer Apple documents, mapped to remove the device / retry / fail; the stand-in
 // (test/stand-ins/apns.ts) produces them from its own checks or from `/apns/_fail`.
@@ -23,18 +24,6 @@ const post = async (path: string, body: unknown) => {
 const attempts = async (token: string): Promise<Attempt[]> =>
   (await fetch(`${env.STAND_IN_URL}/apns/_attempts?token=${token}`)).json();
 
-const pem = (label: string, der: ArrayBuffer) =>
-  `-----BEGIN ${label}-----\n${toBase64(new Uint8Array(der)).replace(/.{64}/g, "$&\n")}\n-----END ${label}-----\n`;
-const ecKeyPair = async () => {
-  const pair = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
-    "sign",
-    "verify",
-  ])) as CryptoKeyPair;
-  return {
-    privatePem: pem("PRIVATE KEY", (await crypto.subtle.exportKey("pkcs8", pair.privateKey)) as ArrayBuffer),
-    publicPem: pem("PUBLIC KEY", (await crypto.subtle.exportKey("spki", pair.publicKey)) as ArrayBuffer),
-  };
-};
 const id10 = () => randomHex(5).toUpperCase();
 
 /** A fresh signing key, registered with the stand-in (for `topics` only, when given). */

@@ -1,8 +1,9 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { randomHex, toBase64 } from "../../src/lib/crypto";
+import { randomHex } from "../../src/lib/crypto";
 import { apnsProvider } from "../../src/push/providers/apns";
 import type { ApnsCredentials, PushJob } from "../../src/push/providers/types";
+import { ecKeyPair } from "../helpers/keys";
 
 // The APNs provider against test/stand-ins/apns.ts, which checks the ES256 provider token with the
 // public key registered here, Apple's headers and payload rules, and answers Apple's error bodies.
@@ -24,18 +25,6 @@ const attempts = async (token: string, only = "_attempts"): Promise<Attempt[]> =
   (await fetch(`${env.STAND_IN_URL}/apns/${only}?token=${token}`)).json();
 const received = (token: string) => attempts(token, "_received");
 
-const pem = (label: string, der: ArrayBuffer) =>
-  `-----BEGIN ${label}-----\n${toBase64(new Uint8Array(der)).replace(/.{64}/g, "$&\n")}\n-----END ${label}-----\n`;
-const ecKeyPair = async () => {
-  const pair = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
-    "sign",
-    "verify",
-  ])) as CryptoKeyPair;
-  return {
-    privatePem: pem("PRIVATE KEY", (await crypto.subtle.exportKey("pkcs8", pair.privateKey)) as ArrayBuffer),
-    publicPem: pem("PUBLIC KEY", (await crypto.subtle.exportKey("spki", pair.publicKey)) as ArrayBuffer),
-  };
-};
 const id10 = () => randomHex(5).toUpperCase();
 
 /** A fresh signing key (so no JWT is cached for it yet), registered with the stand-in unless told not to. */

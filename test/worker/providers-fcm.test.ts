@@ -1,8 +1,9 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { randomHex, toBase64 } from "../../src/lib/crypto";
+import { randomHex } from "../../src/lib/crypto";
 import { fcmProvider } from "../../src/push/providers/fcm";
 import type { FcmCredentials, PushJob } from "../../src/push/providers/types";
+import { rsaKeyPair } from "../helpers/keys";
 
 // The FCM provider against test/stand-ins/fcm.ts: an OAuth token endpoint that verifies the RS256
 // assertion with the public key registered here, and messages:send with Google's error bodies.
@@ -26,23 +27,6 @@ const tokenRequests = async (creds: FcmCredentials): Promise<number> => {
   return ((await res.json()) as { token_requests: number }).token_requests;
 };
 
-const pem = (label: string, der: ArrayBuffer) =>
-  `-----BEGIN ${label}-----\n${toBase64(new Uint8Array(der)).replace(/.{64}/g, "$&\n")}\n-----END ${label}-----\n`;
-const rsaKeyPair = async () => {
-  const algorithm = {
-    name: "RSASSA-PKCS1-v1_5",
-    modulusLength: 2048,
-    publicExponent: new Uint8Array([1, 0, 1]),
-  };
-  const pair = (await crypto.subtle.generateKey({ ...algorithm, hash: "SHA-256" }, true, [
-    "sign",
-    "verify",
-  ])) as CryptoKeyPair;
-  return {
-    privatePem: pem("PRIVATE KEY", (await crypto.subtle.exportKey("pkcs8", pair.privateKey)) as ArrayBuffer),
-    publicPem: pem("PUBLIC KEY", (await crypto.subtle.exportKey("spki", pair.publicKey)) as ArrayBuffer),
-  };
-};
 let keys: { privatePem: string; publicPem: string };
 beforeAll(async () => {
   keys = await rsaKeyPair();

@@ -1,7 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { randomHex, toBase64 } from "../../src/lib/crypto";
+import { randomHex } from "../../src/lib/crypto";
 import { admin } from "../helpers/api";
+import { ecKeyPair } from "../helpers/keys";
 import { createApp, pspSigned, type TestApp } from "../helpers/psp";
 
 // The whole pipeline: POST /psp/push/msg → task → queue → consumer → provider stand-in.
@@ -22,16 +23,10 @@ const received = async (token: string) =>
     body: string;
   }[];
 
-const pem = (label: string, der: ArrayBuffer) =>
-  `-----BEGIN ${label}-----\n${toBase64(new Uint8Array(der)).replace(/.{64}/g, "$&\n")}\n-----END ${label}-----\n`;
-
 /** An app with APNs credentials whose key the APNs stand-in trusts. */
 const apnsApp = async () => {
   const app = await createApp();
-  const pair = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
-    "sign",
-    "verify",
-  ])) as CryptoKeyPair;
+  const { privatePem: private_key, publicPem } = await ecKeyPair();
   const key_id = randomHex(5).toUpperCase();
   const team_id = randomHex(5).toUpperCase();
   const topic = `com.example.${randomHex(4)}`;
@@ -39,12 +34,8 @@ const apnsApp = async () => {
     key_id,
     team_id,
     topics: [topic],
-    public_key_pem: pem("PUBLIC KEY", (await crypto.subtle.exportKey("spki", pair.publicKey)) as ArrayBuffer),
+    public_key_pem: publicPem,
   });
-  const private_key = pem(
-    "PRIVATE KEY",
-    (await crypto.subtle.exportKey("pkcs8", pair.privateKey)) as ArrayBuffer,
-  );
   const put = await admin(`/apps/${app.appkey}/credentials/apns`, {
     method: "PUT",
     json: { team_id, key_id, private_key, topic, environment: "production" },
