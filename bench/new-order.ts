@@ -2,14 +2,14 @@
  * Benchmark (not a test): NEW_ORDER to N VERIFIED technicians, end to end through `wrangler dev`.
  *
  *   npx tsx bench/new-order.ts [--technicians N] [--timeout-s S] [--stall-s S] [--log FILE]
- *                              [--poll-status] [--no-loopback-fix]
+ *                              [--poll-status] [--no-loopback-fix] [--out FILE]
  *
  * On its own, from a clean clone after `npm ci`: starts the Getui stand-in on a free loopback
  * port, migrates and seeds a fresh local D1 in a temp folder (N technicians, each with a Getui
  * device on the built-in `technician` app), serves the Worker with `wrangler dev` on that state,
  * puts the stand-in's credentials on the technician app, then times `POST /api/admin/orders`
  * until the last push reached the stand-in and the task reports done. Prints a report and writes
- * it to `bench/results/new-order-<ISO date>.json`. Everything it starts is stopped and the temp
+ * it to `bench/results/new-order-<ISO date>.json` (or `--out FILE`). Everything it starts is stopped and the temp
  * folder deleted, also on failure, time limit (`--timeout-s`, default 600), stall (no Getui push
  * for `--stall-s`, default 90) or Ctrl-C.
  *
@@ -644,7 +644,7 @@ NEW_ORDER benchmark${incomplete ? " (INCOMPLETE)" : ""}
 
   const dir = path.join(ROOT, "bench", "results");
   mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `new-order-${report.date.replace(/[:.]/g, "-")}.json`);
+  const file = argValue("out") ?? path.join(dir, `new-order-${report.date.replace(/[:.]/g, "-")}.json`);
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`\nwritten to ${path.relative(ROOT, file)}`);
   if (incomplete) {

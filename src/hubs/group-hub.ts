@@ -12,12 +12,14 @@ type Pending = { messages: Message[]; waiters: ((n: number) => void)[] };
 
 /**
  * One per `<app>:<group id>`: which member hubs have subscriptions on this group, the group's
- * retained messages, and the fan-out. A message costs one call per subscribed member hub;
- * messages arriving while a call to a member is being prepared ride along in the same call.
+ * retained messages, and the fan-out. A message costs at most one call per subscribed member
+ * hub; messages arriving while a call to a member is in flight ride along in its next call.
  */
 export class GroupHub extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly pending = new Map<string, Pending>();
+  /** Members with a deliver call in flight. */
+  private readonly calling = new Set<string>();
   private flushScheduled = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -91,29 +93,43 @@ export class GroupHub extends DurableObject<Env> {
       p.messages.push(message);
       p.waiters.push(resolve);
       this.pending.set(key, p);
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setTimeout(() => void this.flush(), 0);
-      }
+      this.scheduleFlush();
     });
   }
 
-  private async flush(): Promise<void> {
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setTimeout(() => this.flush(), 0);
+  }
+
+  /**
+   * One call per member with everything pending for it. A member whose previous call has not
+   * returned yet is skipped: its messages wait and go together, in order, when that call
+   * returns. Under load a member gets a few large batches instead of one call per message.
+   */
+  private flush(): void {
     this.flushScheduled = false;
-    const batches = [...this.pending.entries()];
-    this.pending.clear();
-    await Promise.all(
-      batches.map(async ([key, p]) => {
-        const [app = "", id = ""] = key.split("\u0000");
-        let reached = 0;
-        try {
-          reached = await userHub(this.env, { app, id }).deliver({ app, id }, p.messages);
-        } catch (err) {
-          logHubError(`GroupHub→${app}:${id}`, "deliver", err);
-        }
-        // Each waiter learns whether the member was reached (connections of that member).
-        for (const w of p.waiters) w(reached > 0 ? Math.ceil(reached / p.messages.length) : 0);
-      }),
-    );
+    for (const [key, p] of this.pending) {
+      if (this.calling.has(key)) continue;
+      this.pending.delete(key);
+      this.calling.add(key);
+      void this.send(key, p).finally(() => {
+        this.calling.delete(key);
+        if (this.pending.has(key)) this.scheduleFlush();
+      });
+    }
+  }
+
+  private async send(key: string, p: Pending): Promise<void> {
+    const [app = "", id = ""] = key.split("\u0000");
+    let reached = 0;
+    try {
+      reached = await userHub(this.env, { app, id }).deliver({ app, id }, p.messages);
+    } catch (err) {
+      logHubError(`GroupHub→${app}:${id}`, "deliver", err);
+    }
+    // Each waiter learns whether the member was reached (connections of that member).
+    for (const w of p.waiters) w(reached > 0 ? Math.ceil(reached / p.messages.length) : 0);
   }
 }

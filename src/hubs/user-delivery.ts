@@ -27,11 +27,26 @@ const rowPlan = (r: QueuedRow): DeliveryPlan => ({
   subscriptionIds: r.sub_ids ? (JSON.parse(r.sub_ids) as number[]) : [],
 });
 
+/** QoS 1 messages in flight to a session that ends with its connection, kept in memory only. */
+type Volatile = { next: number; ids: Set<number> };
+
 /**
  * Outbound delivery of one UserHub: matching, QoS 0 sends, the QoS 1/2 queue with the client's
  * Receive Maximum as in-flight window, acknowledgements, and resending on session resume.
+ *
+ * A session that ends with its connection (clean session, expiry 0) is never resumed, so nothing
+ * it has in flight is ever re-sent [MQTT-4.4.0-1]: its QoS 1 messages are sent and tracked in
+ * memory, without a storage write (and the output-gate wait each write costs) per message and
+ * per PUBACK. Only what does not fit its Receive Maximum goes to the stored queue, and once
+ * something is queued there, later messages queue behind it, in order. If the object is evicted
+ * meanwhile, the in-memory ids are forgotten: a late PUBACK for one is ignored, as for any
+ * unknown id.
  */
 export class Delivery {
+  private readonly volatile = new Map<string, Volatile>();
+  /** Sessions known (since this object woke) to have nothing in the stored queue. */
+  private readonly storedEmpty = new Set<string>();
+
   constructor(
     private readonly store: UserStore,
     private readonly live: () => Live[],
@@ -89,19 +104,54 @@ export class Delivery {
     }
     const session = this.store.sessions.session(clientId);
     if (!session || (!l && session.expiry === 0)) return false;
+    if (l && plan.qos === 1 && session.expiry === 0) {
+      const sent = this.sendVolatile(clientId, l, session.receive_max, m, plan, now);
+      if (sent !== "window-full") return sent === "sent";
+    }
+    this.storedEmpty.delete(clientId);
     this.store.queue.enqueue(clientId, m, plan.qos, plan.retain, plan.subscriptionIds);
     if (l) this.pump(clientId, l, now);
     return l !== undefined;
+  }
+
+  /** QoS 1 to a live connection-bound session, tracked in memory (see the class comment). */
+  private sendVolatile(
+    clientId: string,
+    l: Live,
+    receiveMax: number,
+    m: Message,
+    plan: DeliveryPlan,
+    now: number,
+  ): "sent" | "dropped" | "window-full" {
+    const v = this.volatile.get(clientId) ?? { next: 1, ids: new Set<number>() };
+    // [MQTT-4.9.0-2] the window counts stored in-flight messages too; stored ones go first.
+    if (v.ids.size >= receiveMax || !this.nothingStored(clientId)) return "window-full";
+    let id = v.next;
+    while (v.ids.has(id)) id = (id % 65535) + 1;
+    const packet = toPublish(m, plan, now, id, l.att.conn.version);
+    if (!packet || this.write(l, packet) !== "sent") return "dropped"; // expired, too large, or closing
+    v.ids.add(id);
+    v.next = (id % 65535) + 1;
+    this.volatile.set(clientId, v);
+    return "sent";
+  }
+
+  private nothingStored(clientId: string): boolean {
+    if (this.storedEmpty.has(clientId)) return true;
+    if (this.store.queue.pendingCount(clientId) > 0) return false;
+    this.storedEmpty.add(clientId);
+    return true;
   }
 
   /** Sends queued messages while the client's Receive Maximum allows [MQTT-4.9.0-2]. */
   pump(clientId: string, l: Live, now: number): void {
     const session = this.store.sessions.session(clientId);
     if (!session) return;
-    const room = session.receive_max - this.store.queue.inflight(clientId).length;
+    const volatileIds = this.volatile.get(clientId)?.ids;
+    const room = session.receive_max - this.store.queue.inflight(clientId).length - (volatileIds?.size ?? 0);
     if (room <= 0) return;
     for (const row of this.store.queue.nextQueued(clientId, room)) {
-      const id = this.store.queue.allocateId(clientId);
+      const id = this.store.queue.allocateId(clientId, volatileIds);
       const packet = toPublish(rowMessage(row), rowPlan(row), now, id, l.att.conn.version);
       const result = packet ? this.write(l, packet) : "too-large";
       if (result === "failed") return; // resent on the next resume
@@ -115,6 +165,8 @@ export class Delivery {
 
   /** On reconnect to a stored session: unacknowledged PUBLISHes again with DUP, PUBRELs again [MQTT-4.4.0-1]. */
   resume(clientId: string, ws: WebSocket, version: 4 | 5, now: number): void {
+    this.volatile.delete(clientId); // a new connection: what the previous one had in memory is over
+    this.storedEmpty.delete(clientId);
     const l = this.socketOf(clientId) ?? undefined;
     if (!l || l.ws !== ws) return;
     for (const row of this.store.queue.inflight(clientId)) {
@@ -138,6 +190,13 @@ export class Delivery {
     now: number,
   ): void {
     const clientId = conn.clientId;
+    const volatileIds = this.volatile.get(clientId)?.ids;
+    if (kind === "puback" && volatileIds?.delete(messageId)) {
+      // An in-memory message: the stored queue only needs a look when something is in it.
+      const l = this.socketOf(clientId);
+      if (l?.ws === ws && !this.storedEmpty.has(clientId)) this.pump(clientId, l, now);
+      return;
+    }
     const known = this.store.queue.ack(clientId, messageId, kind);
     const l = this.socketOf(clientId);
     if (kind === "pubrec" && known && l?.ws === ws) this.send(l, { type: "pubrel", messageId });

@@ -74,17 +74,22 @@ export class QueueStore {
       )
       .toArray();
   }
-  /** A free packet identifier for the session [MQTT-2.2.1-3]. */
-  allocateId(clientId: string): number {
-    const used = new Set(
+  /** Messages of the session in the queue, sent or not. */
+  pendingCount(clientId: string): number {
+    return (
       this.sql
-        .exec<{ message_id: number }>(
-          "SELECT message_id FROM outq WHERE client_id = ? AND message_id IS NOT NULL",
-          clientId,
-        )
-        .toArray()
-        .map((r) => r.message_id),
+        .exec<{ n: number }>("SELECT COUNT(*) AS n FROM outq WHERE client_id = ?", clientId)
+        .toArray()[0]?.n ?? 0
     );
+  }
+  /** A free packet identifier for the session [MQTT-2.2.1-3], also unused by `alsoInUse`. */
+  allocateId(clientId: string, alsoInUse?: ReadonlySet<number>): number {
+    const used = new Set<number>(alsoInUse);
+    const rows = this.sql.exec<{ message_id: number }>(
+      "SELECT message_id FROM outq WHERE client_id = ? AND message_id IS NOT NULL",
+      clientId,
+    );
+    for (const r of rows) used.add(r.message_id);
     let id = this.sessions.session(clientId)?.next_id ?? 1;
     while (used.has(id)) id = (id % 65535) + 1;
     this.sql.exec("UPDATE sessions SET next_id = ? WHERE client_id = ?", (id % 65535) + 1, clientId);

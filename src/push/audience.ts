@@ -1,6 +1,7 @@
 import { and, asc, eq, gt, inArray, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { devices, groupMembers, testDevices } from "../db/schema";
+import { chunks, IN_CHUNK } from "../lib/chunks";
 import type { Audience } from "./request";
 
 export type DeviceTarget = {
@@ -33,15 +34,6 @@ const audienceFilter = (appId: number, audience: Audience, groups: string[]): SQ
     case "broadcast":
       return undefined;
   }
-};
-
-/** D1 binds at most 100 parameters per statement: long IN lists are queried in chunks of this size. */
-export const IN_CHUNK = 90;
-
-const chunks = <T>(list: T[], size = IN_CHUNK): T[][] => {
-  const out: T[][] = [];
-  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
-  return out;
 };
 
 /** One page of the audience's devices, in token order after `cursor`. */

@@ -37,6 +37,21 @@ describe.concurrent("group messages", () => {
     expect(d).toEqual([]);
   });
 
+  it("a burst from one publisher reaches every member once each, in publish order", async () => {
+    const app = await createApp();
+    const users = ["b0", "b1", "b2", "b3"];
+    await makeGroup(app, "burst", users);
+    const g = `${app.name}/group/burst`;
+    const subs = await Promise.all(users.slice(1).map((u) => connectAs(app, u, { clientId: u })));
+    for (const s of subs) await subscribeCodes(s, `${g}/#`, { qos: 1 });
+    const pub = await connectAs(app, "b0", { clientId: "b0" });
+    const sent = Array.from({ length: 60 }, (_, i) => `m${i}`);
+    const got = subs.map((c) => collectN(c, sent.length));
+    // Flat out, QoS 0 and 1 mixed: batches to each member must keep the order.
+    for (const [i, m] of sent.entries()) pub.publish(`${g}/talk`, m, { qos: i % 2 ? 1 : 0 });
+    for (const list of await Promise.all(got)) expect(list?.map((m) => m.payload)).toEqual(sent);
+  });
+
   it("a member with several connections gets the message on each subscribed one", async () => {
     const app = await createApp();
     await makeGroup(app, "fam", ["u1", "u2"]);

@@ -223,6 +223,31 @@ describe.concurrent("the client's own limits", () => {
     expect(third.payload.toString()).toBe("3");
     expect(await raw.quiet(300)).toEqual([]);
   });
+  it("a clean session past its Receive Maximum gets every QoS 1 message in order, in-flight ids distinct", async () => {
+    const app = await createApp();
+    const u = `${app.name}/user/u1`;
+    const raw = await RawClient.open(await mqttToken(app, "u1"), 5);
+    await raw.connect({ clientId: "window", properties: { receiveMaximum: 3 } });
+    raw.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: `${u}/#`, qos: 1 }] });
+    await raw.next("suback");
+    const pub = await connectAs(app, "u1", { ...v5, clientId: "pub" });
+    const sent = Array.from({ length: 10 }, (_, i) => String(i + 1));
+    for (const p of sent) await pub.publishAsync(`${u}/x`, p, { qos: 1 });
+    const inFlight = (await raw.quiet(500)) as IPublishPacket[];
+    expect(inFlight).toHaveLength(3);
+    const got = [...inFlight];
+    while (got.length < sent.length) {
+      const done = inFlight.shift() as IPublishPacket;
+      raw.send({ cmd: "puback", messageId: done.messageId ?? 0 });
+      const next = (await raw.next("publish")) as IPublishPacket;
+      expect(inFlight.map((p) => p.messageId)).not.toContain(next.messageId);
+      inFlight.push(next);
+      got.push(next);
+    }
+    expect(got.map((p) => p.payload.toString())).toEqual(sent);
+    expect(got.every((p) => p.qos === 1 && !p.dup)).toBe(true);
+    expect(await raw.quiet(300)).toEqual([]);
+  });
 });
 
 describe.concurrent("session expiry set at DISCONNECT", () => {

@@ -84,6 +84,23 @@ describe("POST /psp/groups/:group_id/members", () => {
     expect(await memberRows(app, "fam")).toEqual(["u1", "watch:8612345"]);
   });
 
+  // 3 bound values per inserted row and D1's limit of 100 per statement: 120 rows and an IN list
+  // of 95 need several statements. (Each id also wakes that user's hub, hence the time limit.)
+  it("adds and removes more members than one D1 statement can bind", { timeout: 60_000 }, async () => {
+    const app = await createApp();
+    await put(app, "big", {});
+    const ids = Array.from({ length: 120 }, (_, i) => `m${String(i).padStart(3, "0")}`);
+    const added = await json(await members(app, "big", { add: ids }));
+    expect(added.status).toBe(200);
+    expect(added.body.data).toMatchObject({ members: 120 });
+    expect(await memberRows(app, "big")).toEqual(ids);
+
+    const removed = await json(await members(app, "big", { remove: ids.slice(0, 95), add: ["m999"] }));
+    expect(removed.status).toBe(200);
+    expect(removed.body.data).toMatchObject({ members: 26 });
+    expect(await memberRows(app, "big")).toEqual([...ids.slice(95), "m999"]);
+  });
+
   it("answers 404 for an unknown group", async () => {
     const app = await createApp();
     expect(await json(await members(app, "ghost", { add: ["u1"] }))).toEqual({

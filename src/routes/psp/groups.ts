@@ -4,6 +4,7 @@ import { groupMembers, groups } from "../../db/schema";
 import type { AppEnv } from "../../env";
 import { pspFail } from "../../errors";
 import { groupHub, userHub } from "../../hubs/common";
+import { chunks, IN_CHUNK } from "../../lib/chunks";
 import { pspBody, pspParse } from "./body";
 import { groupSchema, identifier, membersSchema } from "./schemas";
 
@@ -51,14 +52,19 @@ export const pspGroups = new Hono<AppEnv>()
     const add = [...new Set(input.add ?? [])];
     const remove = [...new Set(input.remove ?? [])].filter((u) => !add.includes(u));
     const inGroup = and(eq(groupMembers.appId, app.id), eq(groupMembers.groupId, groupId));
-    if (add.length) {
-      await db
-        .insert(groupMembers)
-        .values(add.map((userId) => ({ appId: app.id, groupId, userId })))
-        .onConflictDoNothing();
-    }
-    if (remove.length)
-      await db.delete(groupMembers).where(and(inGroup, inArray(groupMembers.userId, remove)));
+    // One transaction; rows of 3 bound values and IN lists in chunks under D1's 100 parameters.
+    const [first, ...rest] = [
+      ...chunks(add, Math.floor(IN_CHUNK / 3)).map((part) =>
+        db
+          .insert(groupMembers)
+          .values(part.map((userId) => ({ appId: app.id, groupId, userId })))
+          .onConflictDoNothing(),
+      ),
+      ...chunks(remove).map((part) =>
+        db.delete(groupMembers).where(and(inGroup, inArray(groupMembers.userId, part))),
+      ),
+    ];
+    if (first) await db.batch([first, ...rest]);
     // D1 is the truth; the hubs follow at once, so a removed member stops receiving now.
     await Promise.all([
       remove.length ? groupHub(c.env, app.name, groupId).removeMembers(app.name, groupId, remove) : null,
