@@ -136,10 +136,13 @@ export type PlatformBroker = Broker & { dev: Dev; app: PspApp; admin: Record<str
  * This platform: a fresh state folder, `wrangler dev` with `vars`, and an app named `bench` with
  * a high push rate limit. Users connect with tokens minted through `POST /psp/mqtt/token`.
  */
-export const startPlatform = async (vars: Record<string, string>): Promise<PlatformBroker> => {
+export const startPlatform = async (
+  vars: Record<string, string>,
+  opts: { inspectorPort?: number } = {},
+): Promise<PlatformBroker> => {
   const state = freshState("edge-push-bench-");
   const config = buildBundle(state);
-  const dev = await startDev(config, state, vars);
+  const dev = await startDev(config, state, vars, opts);
   const admin = { authorization: `Bearer ${devVar("ADMIN_TOKEN")}` };
   const created = await call(dev.base, "POST", "/api/admin/apps", admin, { name: APP });
   if (created.status !== 201)

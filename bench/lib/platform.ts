@@ -3,7 +3,7 @@
  * one bundle built up front (so that saving a source file mid-run does not reload the Worker and
  * drop every WebSocket), and the admin and signed partner calls the scenarios need.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -64,7 +64,7 @@ export const startDev = async (
   config: string,
   state: string,
   vars: Record<string, string>,
-  opts: { loopbackFix?: boolean; startMs?: number } = {},
+  opts: { loopbackFix?: boolean; startMs?: number; inspectorPort?: number } = {},
 ): Promise<Dev> => {
   const port = await freePort();
   const env: NodeJS.ProcessEnv = { ...CHILD_ENV };
@@ -72,7 +72,7 @@ export const startDev = async (
     env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --require ${JSON.stringify(LOOPBACK_FIX)}`.trim();
   }
   const args = ["dev", "--config", config, "--ip", "127.0.0.1", "--port", String(port)];
-  args.push("--persist-to", state, "--inspector-port", "0");
+  args.push("--persist-to", state, "--inspector-port", String(opts.inspectorPort ?? 0));
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
   const child = startChild(WRANGLER, args, { cwd: ROOT, env });
   let out = "";
@@ -88,7 +88,6 @@ export const startDev = async (
 };
 
 export const removeState = (state: string) => rmSync(state, { recursive: true, force: true });
-export { spawn, stopChild };
 
 // ---------------------------------------------------------------------------------------------
 // Calls

@@ -1,0 +1,96 @@
+/**
+ * CPU profile of the platform's Worker isolate (Worker and Durable Objects) during the fan-out:
+ *
+ *   npm run bench:profile [-- --qos 0|1] [--subscribers N] [--messages N]
+ *
+ * Starts `wrangler dev` with its inspector on a free port, connects the fan-out rig, runs the
+ * fan-out once unprofiled (every object awake), then again under the V8 sampling profiler
+ * (Chrome DevTools Protocol, 200 µs interval). Prints the functions with the most self time and
+ * writes the whole profile to `$TMPDIR/edge-push-fanout-q<qos>.cpuprofile` (open it in Chrome
+ * DevTools' Performance panel).
+ */
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import WebSocket from "ws";
+import { startPlatform } from "./lib/brokers";
+import { freePort, stopAll } from "./lib/procs";
+import { closeRig, connectRig, fanOutShape, runMessaging } from "./scenarios/messaging";
+
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  const n = i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number`);
+  return n;
+};
+const qos = arg("qos", 0) === 1 ? 1 : 0;
+
+type Node = { id: number; callFrame: { functionName: string; url: string; lineNumber: number } };
+type Profile = { nodes: Node[]; samples: number[]; startTime: number; endTime: number };
+
+/** A minimal CDP client over the inspector's WebSocket. */
+const devtools = async (url: string) => {
+  const ws = new WebSocket(url);
+  await new Promise((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+  });
+  let id = 0;
+  const waiting = new Map<number, (result: unknown) => void>();
+  ws.on("message", (data) => {
+    const m = JSON.parse(String(data)) as { id?: number; result?: unknown };
+    if (m.id !== undefined) waiting.get(m.id)?.(m.result);
+  });
+  return {
+    send: <T>(method: string, params: object = {}) =>
+      new Promise<T>((resolve) => {
+        id++;
+        waiting.set(id, resolve as (r: unknown) => void);
+        ws.send(JSON.stringify({ id, method, params }));
+      }),
+    close: () => ws.close(),
+  };
+};
+
+const selfTimes = (profile: Profile) => {
+  const hits = new Map<number, number>();
+  for (const s of profile.samples) hits.set(s, (hits.get(s) ?? 0) + 1);
+  const msPerSample = (profile.endTime - profile.startTime) / profile.samples.length / 1000;
+  const byFunction = new Map<string, number>();
+  for (const n of profile.nodes) {
+    const f = n.callFrame;
+    const key = `${f.functionName || "(anonymous)"} ${f.url ? `${path.basename(f.url)}:${f.lineNumber + 1}` : ""}`;
+    byFunction.set(key, (byFunction.get(key) ?? 0) + (hits.get(n.id) ?? 0) * msPerSample);
+  }
+  return [...byFunction].sort((a, b) => b[1] - a[1]);
+};
+
+try {
+  const port = await freePort();
+  const platform = await startPlatform({}, { inspectorPort: port });
+  const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as {
+    webSocketDebuggerUrl: string;
+  }[];
+  const target = targets[0]?.webSocketDebuggerUrl;
+  if (!target) throw new Error("wrangler dev's inspector lists no target");
+  const rig = await connectRig(platform, fanOutShape(arg("subscribers", 1000), arg("messages", 100)));
+  await runMessaging(platform, rig, qos); // every object awake, JIT warm
+  const cdp = await devtools(target);
+  await cdp.send("Profiler.enable");
+  await cdp.send("Profiler.setSamplingInterval", { interval: 200 });
+  await cdp.send("Profiler.start");
+  await runMessaging(platform, rig, qos);
+  const { profile } = await cdp.send<{ profile: Profile }>("Profiler.stop");
+  cdp.close();
+  const file = path.join(tmpdir(), `edge-push-fanout-q${qos}.cpuprofile`);
+  writeFileSync(file, JSON.stringify(profile));
+  const rows = selfTimes(profile);
+  const total = rows.reduce((n, [, ms]) => n + ms, 0);
+  console.log(`\nself time in the Worker isolate, ${Math.round(total)} ms sampled (bundle line numbers):`);
+  for (const [name, ms] of rows.slice(0, 25))
+    console.log(`${String(Math.round(ms)).padStart(7)} ms  ${name}`);
+  console.log(`\nprofile: ${file}`);
+  await closeRig(rig);
+} finally {
+  await stopAll();
+}
