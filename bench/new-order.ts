@@ -19,20 +19,19 @@
  * MQTT times. `--poll-status` also follows the task through `GET /psp/push/status` (with a master
  * secret issued to the technician app for the run). `--log FILE` keeps wrangler dev's output.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { fileURLToPath } from "node:url";
 import { createGetuiStandIn } from "../test/stand-ins/getui";
+import { buildBundle, CHILD_ENV, type Dev, devVar, md5, ROOT, startDev } from "./lib/platform";
+import { children, describeError, killGroup, sleep, stopChild } from "./lib/procs";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const WRANGLER = path.join(ROOT, "node_modules", ".bin", "wrangler");
-const CHILD_ENV = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" };
 /** Technician rows per INSERT statement of the seed file. */
 const SEED_ROWS_PER_INSERT = 500;
 /** How long the Getui count must stay at N before the run is over, and the status poll interval. */
@@ -82,34 +81,15 @@ const checkDeadline = (step: string) => {
   }
 };
 const msLeft = () => Math.max(1000, deadline - performance.now());
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (line: string) => {
   const s = ((performance.now() - startedAt) / 1000).toFixed(1).padStart(6);
   console.log(`[${s}s] ${line}`);
 };
 
-/** Every child started, so that each one's process group can be ended by its id. */
-const children = new Set<ChildProcess>();
 let stateDir: string | undefined;
 let standInServer: Server | undefined;
-let devLog = "";
-
-const killGroup = (child: ChildProcess, signal: NodeJS.Signals) => {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // already gone
-  }
-};
-
-const stopChild = async (child: ChildProcess) => {
-  killGroup(child, "SIGTERM");
-  const until = Date.now() + 5000;
-  while (child.exitCode === null && child.signalCode === null && Date.now() < until) await sleep(100);
-  killGroup(child, "SIGKILL");
-  children.delete(child);
-};
+let dev: Dev | undefined;
+const devLog = () => dev?.output() ?? "";
 
 const cleanup = async () => {
   await Promise.all([...children].map(stopChild));
@@ -119,7 +99,7 @@ const cleanup = async () => {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
-  if (LOG_FILE && devLog) writeFileSync(LOG_FILE, devLog);
+  if (LOG_FILE && devLog()) writeFileSync(LOG_FILE, devLog());
   if (stateDir) {
     rmSync(stateDir, { recursive: true, force: true });
     stateDir = undefined;
@@ -179,16 +159,6 @@ const wrangler = (args: string[], step: string) =>
     });
   });
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-
 // ---------------------------------------------------------------------------------------------
 // The Getui stand-in, with a counter of accepted pushes
 
@@ -230,12 +200,6 @@ const startStandIn = async (): Promise<string> => {
 
 // ---------------------------------------------------------------------------------------------
 // HTTP helpers
-
-const md5 = (s: string) => createHash("md5").update(s, "utf8").digest("hex");
-const describe = (err: unknown): string =>
-  err instanceof Error
-    ? `${err.message}${err.cause === undefined ? "" : ` (${describe(err.cause)})`}`
-    : String(err);
 
 const call = async (
   base: string,
@@ -290,7 +254,7 @@ const statusPoller = async (base: string, appkey: string, admin: Record<string, 
       const answer = res.json as { ret?: string; data?: TaskStatus };
       return res.status === 200 && answer.ret === "SUCCESS" && answer.data ? answer.data : null;
     } catch (err) {
-      if (++errors <= 3) log(`  status call failed: ${describe(err)}`);
+      if (++errors <= 3) log(`  status call failed: ${describeError(err)}`);
       return null;
     }
   };
@@ -324,89 +288,8 @@ FROM technicians WHERE push_id LIKE 'benchcid%';`,
 // ---------------------------------------------------------------------------------------------
 // wrangler dev
 
-/**
- * Builds the Worker once into the state folder and serves that bundle: `wrangler dev` on the
- * sources would reload the Worker mid-run whenever someone saves a source file.
- */
-const buildBundle = async (state: string) => {
-  const bundle = path.join(state, "bundle");
-  await wrangler(["deploy", "--dry-run", "--outdir", bundle], "building the Worker");
-  const config = readFileSync(path.join(ROOT, "wrangler.toml"), "utf8")
-    .replace(/^main\s*=.*$/m, 'main = "index.js"\nno_bundle = true')
-    .replace(/^migrations_dir\s*=.*$/m, `migrations_dir = ${JSON.stringify(path.join(ROOT, "migrations"))}`);
-  writeFileSync(path.join(bundle, "wrangler.toml"), config);
-  copyFileSync(path.join(ROOT, ".dev.vars"), path.join(bundle, ".dev.vars"));
-  return path.join(bundle, "wrangler.toml");
-};
-
-/**
- * miniflare (wrangler 4.86) serves its loopback on a node:http server with Node's default 5 s
- * keep-alive timeout while workerd reuses those connections: a request sent just as Node closes one
- * is lost (workers-sdk issue 14848, fixed upstream by pull request 14850). Here the lost request is
- * the local queue broker's log call after a consumer invocation of about 4 s or more; the broker
- * then never schedules its next delivery and the task stalls for good (most 10,000 runs did). This
- * preload does in wrangler dev's Node process what the upstream fix does: keepAliveTimeout 0.
- * `--no-loopback-fix` runs without it.
- */
-const LOOPBACK_FIX = process.argv.includes("--no-loopback-fix")
-  ? null
-  : path.join(ROOT, "scripts", "loopback-keepalive.cjs");
-
-const startDev = async (config: string, state: string, standIn: string) => {
-  const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...CHILD_ENV };
-  if (LOOPBACK_FIX) {
-    env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --require ${JSON.stringify(LOOPBACK_FIX)}`.trim();
-  }
-  const child = spawn(
-    WRANGLER,
-    [
-      "dev",
-      "--config",
-      config,
-      "--ip",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--persist-to",
-      state,
-      "--inspector-port",
-      "0",
-      "--var",
-      `GETUI_ENDPOINT:${standIn}/getui`,
-      "--var",
-      "PUSH_RETRY_BASE_S:1",
-    ],
-    { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"], detached: true },
-  );
-  children.add(child);
-  child.stdout?.on("data", (d: Buffer) => {
-    devLog += d.toString();
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    devLog += d.toString();
-  });
-  const base = `http://127.0.0.1:${port}`;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited:\n${devLog.slice(-4000)}`);
-    checkDeadline("waiting for wrangler dev to answer GET /");
-    try {
-      const res = await fetch(`${base}/`, { signal: AbortSignal.timeout(5000) });
-      if (res.ok) break;
-    } catch {
-      // not up yet
-    }
-    await sleep(250);
-  }
-  return { base, child };
-};
-
-const devVar = (name: string) =>
-  readFileSync(path.join(ROOT, ".dev.vars"), "utf8")
-    .split("\n")
-    .find((l) => l.startsWith(`${name}=`))
-    ?.slice(name.length + 1)
-    .trim() ?? "";
+/** `--no-loopback-fix` runs wrangler dev without the keep-alive preload (see LOOPBACK_FIX). */
+const loopbackFix = !process.argv.includes("--no-loopback-fix");
 
 /** What the Worker's log says about the queue: consumer invocations and their durations. */
 const queueStats = (text: string) => {
@@ -468,8 +351,14 @@ const main = async () => {
   log(`seeded ${TECHNICIANS} technicians and devices in ${(seedMs / 1000).toFixed(1)} s`);
 
   t = performance.now();
-  const config = await buildBundle(state);
-  const { base, child: dev } = await startDev(config, state, standIn);
+  const config = buildBundle(state);
+  dev = await startDev(
+    config,
+    state,
+    { GETUI_ENDPOINT: `${standIn}/getui`, PUSH_RETRY_BASE_S: "1" },
+    { loopbackFix, startMs: msLeft() },
+  );
+  const { base } = dev;
   const startMs = performance.now() - t;
   log(`wrangler dev on ${base} (built and started in ${(startMs / 1000).toFixed(1)} s)`);
 
@@ -488,7 +377,7 @@ const main = async () => {
   const taskStatus = POLL_STATUS ? await statusPoller(base, appkey, admin) : null;
 
   // ------------------------------------------------------------------------- measured part
-  const logOffset = devLog.length;
+  const logOffset = devLog().length;
   const cpu0 = process.cpuUsage();
   const t0Wall = Date.now();
   const t0 = performance.now();
@@ -526,7 +415,9 @@ const main = async () => {
       incomplete = `stalled: no Getui push for ${STALL_S} s (--stall-s), ${seen}/${TECHNICIANS} arrived`;
       break;
     }
-    if (dev.exitCode !== null) throw new Error(`wrangler dev exited during the run:\n${devLog.slice(-4000)}`);
+    if (dev.child.exitCode !== null) {
+      throw new Error(`wrangler dev exited during the run:\n${devLog().slice(-4000)}`);
+    }
     if (taskStatus) polled = (await taskStatus(taskId)) ?? polled;
     if (now >= nextReport) {
       nextReport = now + 5000;
@@ -536,11 +427,11 @@ const main = async () => {
     await sleep(taskStatus ? POLL_MS : 100);
   }
   const cpu = process.cpuUsage(cpu0);
-  const runLog = devLog.slice(logOffset);
+  const runLog = devLog().slice(logOffset);
   load.end = loadavg().map((l) => round(l, 2));
   // ------------------------------------------------------------------------- end of measured part
 
-  await stopChild(dev);
+  await stopChild(dev.child);
   deadline = Math.max(deadline, performance.now()) + TEARDOWN_MS;
   const rows = JSON.parse(
     await wrangler(
@@ -625,7 +516,7 @@ const main = async () => {
     },
     setup_ms: { migrations: round(migrateMs), seed: round(seedMs), build_and_start: round(startMs) },
     status_polled: POLL_STATUS,
-    loopback_keepalive_fix: LOOPBACK_FIX !== null,
+    loopback_keepalive_fix: loopbackFix,
     machine: { cpus: cpus().length, loadavg_1_5_15: load, node: process.version },
   };
 
@@ -656,8 +547,8 @@ NEW_ORDER benchmark${incomplete ? " (INCOMPLETE)" : ""}
 try {
   await main();
 } catch (err) {
-  console.error(`\nbenchmark failed: ${describe(err)}`);
-  if (devLog) console.error(`\nlast lines of wrangler dev:\n${devLog.slice(-3000)}`);
+  console.error(`\nbenchmark failed: ${describeError(err)}`);
+  if (devLog()) console.error(`\nlast lines of wrangler dev:\n${devLog().slice(-3000)}`);
   process.exitCode = 1;
 } finally {
   await cleanup();
