@@ -47,7 +47,7 @@ function encodePlainPublish(packet: PublishPacket, version: ProtocolVersion): Ui
   const remaining =
     2 + topic.length + (packet.qos > 0 ? 2 : 0) + (version === 5 ? 1 : 0) + packet.payload.length;
   if (remaining > VARINT_MAX) return null;
-  const out = new Uint8Array(1 + varintSize(remaining) + remaining);
+  const out = slabAlloc(1 + varintSize(remaining) + remaining);
   let i = 0;
   out[i++] = 0x30 | (packet.dup ? 0x08 : 0) | (packet.qos << 1) | (packet.retain ? 1 : 0);
   let rest = remaining;
@@ -68,6 +68,25 @@ function encodePlainPublish(packet: PublishPacket, version: ProtocolVersion): Ui
   out.set(packet.payload, i);
   return out;
 }
+
+/**
+ * Small packets are cut from a shared 64 KiB slab, as Node's Buffer pool does: a new
+ * ArrayBuffer per packet (its backing store and the GC's bookkeeping of it) cost more than
+ * encoding it. A packet keeps its slab alive until the packet itself is collected.
+ */
+const SLAB_SIZE = 64 * 1024;
+let slab = new ArrayBuffer(SLAB_SIZE);
+let slabUsed = 0;
+const slabAlloc = (size: number): Uint8Array => {
+  if (size > SLAB_SIZE / 8) return new Uint8Array(size);
+  if (slabUsed + size > SLAB_SIZE) {
+    slab = new ArrayBuffer(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  const view = new Uint8Array(slab, slabUsed, size);
+  slabUsed += (size + 7) & ~7; // 8-byte aligned, as Node's pool
+  return view;
+};
 
 /** Encodes a PUBLISH. */
 export function encodePublish(packet: PublishPacket, version: ProtocolVersion): Uint8Array {
