@@ -10,9 +10,8 @@ export type TaskRow = typeof TasksTable.$inferSelect;
 export type TaskMessage = { kind: "task"; taskId: string; cursor?: string };
 
 /** CONTRACT §2 rate limit: pushes per app per second, counted in D1 (one upsert per push). */
-export const takeRateToken = async (db: Db, app: AppRow, now: number): Promise<void> => {
-  const second = Math.floor(now / 1000);
-  const [row] = await db
+const rateUpsert = (db: Db, app: AppRow, second: number) =>
+  db
     .insert(pushRate)
     .values({ appId: app.id, second, count: 1 })
     .onConflictDoUpdate({
@@ -20,17 +19,11 @@ export const takeRateToken = async (db: Db, app: AppRow, now: number): Promise<v
       set: { count: sql`${pushRate.count} + 1` },
     })
     .returning({ count: pushRate.count });
-  if (second % 60 === 0) {
-    await db
-      .delete(pushRate)
-      .where(and(eq(pushRate.appId, app.id), sql`${pushRate.second} < ${second - 60}`));
-  }
-  if ((row?.count ?? 0) > app.pushRateLimit) {
-    throw new AppError(429, 2050, `more than ${app.pushRateLimit} pushes per second`, {
-      headers: { "Retry-After": "1" },
-    });
-  }
-};
+
+const overRate = (app: AppRow) =>
+  new AppError(429, 2050, `more than ${app.pushRateLimit} pushes per second`, {
+    headers: { "Retry-After": "1" },
+  });
 
 /** CONTRACT §2 payload limits, per target platform: 413 / 2022. */
 export const checkPayloadLimits = async (db: Db, app: AppRow, req: PushRequest): Promise<void> => {
@@ -56,6 +49,7 @@ export const createTask = async (
   app: AppRow,
   req: PushRequest,
   now: number,
+  opts: { rateLimited?: boolean } = {},
 ): Promise<string> => {
   if (req.outBizNo) {
     const existing = await db.query.tasks.findFirst({
@@ -65,7 +59,7 @@ export const createTask = async (
   }
   const id = `${req.kind === "config" ? "c" : "u"}${now.toString(36)}${randomHex(8)}`;
   const scheduled = req.startAt !== undefined && req.startAt > now;
-  const inserted = await db
+  const insert = db
     .insert(tasks)
     .values({
       id,
@@ -81,6 +75,25 @@ export const createTask = async (
     })
     .onConflictDoNothing()
     .returning({ id: tasks.id });
+  let inserted: { id: string }[];
+  if (opts.rateLimited) {
+    // The rate-limit count and the task in one D1 round trip (one transaction); over the
+    // limit, the task row is taken back before anyone learns its id.
+    const second = Math.floor(now / 1000);
+    const [rate, rows] = await db.batch([rateUpsert(db, app, second), insert]);
+    if (second % 60 === 0) {
+      await db
+        .delete(pushRate)
+        .where(and(eq(pushRate.appId, app.id), sql`${pushRate.second} < ${second - 60}`));
+    }
+    if ((rate[0]?.count ?? 0) > app.pushRateLimit) {
+      if (rows.length) await db.delete(tasks).where(eq(tasks.id, id));
+      throw overRate(app);
+    }
+    inserted = rows;
+  } else {
+    inserted = await insert;
+  }
   if (inserted.length === 0 && req.outBizNo) {
     // Two calls with the same out_biz_no raced: the first one's task answers both.
     const first = await db.query.tasks.findFirst({

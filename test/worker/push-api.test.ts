@@ -142,6 +142,16 @@ describe("POST /psp/push/msg", () => {
     expect(limited.length).toBeGreaterThanOrEqual(1);
     expect(limited[0]?.body).toEqual(fail(2050));
     expect(limited[0]?.headers.get("retry-after")).toBe("1");
+    // The count and the task are written together; a refused push's task is taken back.
+    const { results: rows } = await env.DB.prepare(
+      "SELECT t.id FROM tasks t JOIN apps a ON a.id = t.app_id WHERE a.appkey = ? ORDER BY t.id",
+    )
+      .bind(app.appkey)
+      .all<{ id: string }>();
+    const accepted = results.flatMap((r) =>
+      r.status === 200 ? [(r.body.data as { task_id: string }).task_id] : [],
+    );
+    expect(rows.map((r) => r.id)).toEqual([...accepted].sort());
   });
 
   it.each([

@@ -4,14 +4,7 @@ import type { AppEnv } from "../../env";
 import { pspFail } from "../../errors";
 import { parseJsonObject } from "../../http/body";
 import { parsePushRequest } from "../../push/request";
-import {
-  cancelTask,
-  checkPayloadLimits,
-  createTask,
-  findTask,
-  takeRateToken,
-  taskStatus,
-} from "../../services/push-tasks";
+import { cancelTask, checkPayloadLimits, createTask, findTask, taskStatus } from "../../services/push-tasks";
 import { pspBody } from "./body";
 
 const push = (kind: "msg" | "config") => async (c: import("hono").Context<AppEnv>) => {
@@ -21,8 +14,7 @@ const push = (kind: "msg" | "config") => async (c: import("hono").Context<AppEnv
   const req = parsePushRequest(body, kind, now);
   if ("code" in req) throw pspFail(req.status, req.code, req.message);
   await checkPayloadLimits(c.var.db, c.var.app, req);
-  await takeRateToken(c.var.db, c.var.app, now);
-  const taskId = await createTask(c.var.db, c.env.PUSH_QUEUE, c.var.app, req, now);
+  const taskId = await createTask(c.var.db, c.env.PUSH_QUEUE, c.var.app, req, now, { rateLimited: true });
   return c.json({ ret: "SUCCESS", data: { task_id: taskId } });
 };
 
