@@ -54,9 +54,9 @@ describe("decode 100 PUBLISH packets from one buffer", () => {
   });
   bench("mqtt-packet", () => {
     const parser = mqttPacket.parser({ protocolVersion: 4 });
-    let n = 0;
+    let _n = 0;
     parser.on("packet", () => {
-      n += 1;
+      _n += 1;
     });
     parser.parse(Buffer.from(batch));
   });

@@ -28,7 +28,17 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { createGetuiStandIn } from "../test/stand-ins/getui";
-import { buildBundle, CHILD_ENV, type Dev, devVar, md5, ROOT, startDev } from "./lib/platform";
+import { argValue, wholeArg } from "./lib/args";
+import {
+  buildBundle,
+  CHILD_ENV,
+  type Dev,
+  devVar,
+  md5,
+  ROOT,
+  call as sharedCall,
+  startDev,
+} from "./lib/platform";
 import { children, describeError, killGroup, sleep, stopChild } from "./lib/procs";
 
 const WRANGLER = path.join(ROOT, "node_modules", ".bin", "wrangler");
@@ -42,28 +52,9 @@ const ENDED = new Set(["done", "failed", "cancelled", "expired"]);
 // ---------------------------------------------------------------------------------------------
 // Arguments
 
-const argValue = (name: string): string | undefined => {
-  const args = process.argv.slice(2);
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i] ?? "";
-    if (a === `--${name}`) return args[i + 1];
-    if (a.startsWith(`--${name}=`)) return a.slice(name.length + 3);
-  }
-  return undefined;
-};
-const positiveInt = (name: string, fallback: number): number => {
-  const raw = argValue(name);
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) {
-    console.error(`--${name} must be a positive whole number, not ${JSON.stringify(raw)}`);
-    process.exit(2);
-  }
-  return n;
-};
-const TECHNICIANS = positiveInt("technicians", 10_000);
-const TIMEOUT_S = positiveInt("timeout-s", 600);
-const STALL_S = positiveInt("stall-s", 90);
+const TECHNICIANS = wholeArg("technicians", 10_000);
+const TIMEOUT_S = wholeArg("timeout-s", 600);
+const STALL_S = wholeArg("stall-s", 90);
 const LOG_FILE = argValue("log");
 const POLL_STATUS = process.argv.includes("--poll-status");
 
@@ -201,28 +192,14 @@ const startStandIn = async (): Promise<string> => {
 // ---------------------------------------------------------------------------------------------
 // HTTP helpers
 
-const call = async (
+/** The shared call, bounded by the time left. */
+const call = (
   base: string,
   method: string,
   pathname: string,
   headers: Record<string, string>,
   body?: unknown,
-) => {
-  const res = await fetch(`${base}${pathname}`, {
-    method,
-    headers: { "content-type": "application/json", ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(Math.round(Math.min(msLeft(), 120_000))),
-  });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = text;
-  }
-  return { status: res.status, json };
-};
+) => sharedCall(base, method, pathname, headers, body, Math.round(Math.min(msLeft(), 120_000)));
 
 type TaskStatus = {
   status: string;

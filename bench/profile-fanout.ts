@@ -13,17 +13,12 @@ import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import WebSocket from "ws";
+import { wholeArg } from "./lib/args";
 import { startPlatform } from "./lib/brokers";
 import { freePort, stopAll } from "./lib/procs";
 import { closeRig, connectRig, fanOutShape, runMessaging } from "./scenarios/messaging";
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  const n = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number`);
-  return n;
-};
-const qos = arg("qos", 0) === 1 ? 1 : 0;
+const qos = wholeArg("qos", 0, 0) === 1 ? 1 : 0;
 
 type Node = { id: number; callFrame: { functionName: string; url: string; lineNumber: number } };
 type Profile = { nodes: Node[]; samples: number[]; startTime: number; endTime: number };
@@ -73,7 +68,10 @@ try {
   }[];
   const target = targets[0]?.webSocketDebuggerUrl;
   if (!target) throw new Error("wrangler dev's inspector lists no target");
-  const rig = await connectRig(platform, fanOutShape(arg("subscribers", 1000), arg("messages", 100)));
+  const rig = await connectRig(
+    platform,
+    fanOutShape(wholeArg("subscribers", 1000), wholeArg("messages", 100)),
+  );
   await runMessaging(platform, rig, qos); // every object awake, JIT warm
   const cdp = await devtools(target);
   await cdp.send("Profiler.enable");

@@ -15,6 +15,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import path from "node:path";
+import { argValue, wholeArg } from "./lib/args";
 import {
   type Broker,
   ensureMosquitto,
@@ -49,22 +50,8 @@ import {
 // Arguments
 
 const args = process.argv.slice(2);
-const arg = (name: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-};
-const num = (name: string, fallback: number) => {
-  const v = arg(name);
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) {
-    console.error(`--${name} must be a positive whole number, not ${JSON.stringify(v)}`);
-    process.exit(2);
-  }
-  return n;
-};
 const list = (name: string, all: string[]) => {
-  const v = arg(name);
+  const v = argValue(name);
   if (v === undefined) return all;
   const picked = v.split(",").map((s) => s.trim());
   const unknown = picked.filter((p) => !all.includes(p));
@@ -83,19 +70,19 @@ const P = {
   fanOutMessages: QUICK ? 20 : 100,
   pairs: QUICK ? 50 : 200,
   pairMessages: QUICK ? 20 : 100,
-  circles: num("circles", QUICK ? 50 : 150),
+  circles: wholeArg("circles", QUICK ? 50 : 150),
   circleSize: 10,
   circleMessages: QUICK ? 3 : 5,
   circleIntervalMs: 5000,
   connections: QUICK ? 300 : 2000,
-  maxConnections: num("max-connections", QUICK ? 500 : 5000),
+  maxConnections: wholeArg("max-connections", QUICK ? 500 : 5000),
   holdSeconds: QUICK ? 3 : 10,
   groupcastRuns: QUICK ? 2 : 5,
   apnsDevices: QUICK ? 200 : 1000,
   apnsRuns: QUICK ? 1 : 3,
   pushConnections: 32,
   pushSeconds: QUICK ? 5 : 15,
-  technicians: num("technicians", QUICK ? 500 : 10_000),
+  technicians: wholeArg("technicians", QUICK ? 500 : 10_000),
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -102,12 +102,13 @@ export const call = async (
   pathname: string,
   headers: Record<string, string>,
   body?: unknown,
+  timeoutMs = 120_000,
 ): Promise<Answer> => {
   const res = await fetch(`${base}${pathname}`, {
     method,
     headers: { "content-type": "application/json", ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(120_000),
+    signal: AbortSignal.timeout(timeoutMs),
   });
   const text = await res.text();
   let json: unknown;
