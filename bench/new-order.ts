@@ -34,9 +34,9 @@ import {
   CHILD_ENV,
   type Dev,
   devVar,
-  md5,
   ROOT,
   call as sharedCall,
+  signed,
   startDev,
 } from "./lib/platform";
 import { children, describeError, killGroup, sleep, stopChild } from "./lib/procs";
@@ -221,13 +221,15 @@ const statusPoller = async (base: string, appkey: string, admin: Record<string, 
   }
   let errors = 0;
   return async (taskId: string): Promise<TaskStatus | null> => {
-    const pathname = "/psp/push/status";
-    const sign = md5(`GET${base}${pathname}${secret}`);
+    const req = signed(
+      base,
+      { name: "technician", appkey, app_master_secret: secret },
+      "GET",
+      `/psp/push/status?task_id=${taskId}`,
+      "",
+    );
     try {
-      const res = await call(base, "GET", `${pathname}?task_id=${taskId}&sign=${sign}`, {
-        "x-appkey": appkey,
-        "x-timestamp": String(Date.now()),
-      });
+      const res = await call(base, "GET", req.path, req.headers);
       const answer = res.json as { ret?: string; data?: TaskStatus };
       return res.status === 200 && answer.ret === "SUCCESS" && answer.data ? answer.data : null;
     } catch (err) {

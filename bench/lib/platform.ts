@@ -122,24 +122,29 @@ export const call = async (
 
 export type PspApp = { name: string; appkey: string; app_master_secret: string };
 
-/** Umeng's body signature (CONTRACT §2): md5(METHOD + url + body + secret), url without query. */
-export const signedPath = (base: string, app: PspApp, method: string, pathname: string, body: string) => {
-  const sign = md5(method + base + pathname.split("?")[0] + body + app.app_master_secret);
-  return `${pathname}${pathname.includes("?") ? "&" : "?"}sign=${sign}`;
+let lastTimestamp = 0;
+/**
+ * CONTRACT §2's request signature: md5(METHOD + url + timestamp + body + secret), url with its
+ * query string; the path (with `sign` last) and the headers to send. A sign is good once, so
+ * every call gets its own millisecond timestamp.
+ */
+export const signed = (base: string, app: PspApp, method: string, pathname: string, body: string) => {
+  lastTimestamp = Math.max(Date.now(), lastTimestamp + 1);
+  const timestamp = String(lastTimestamp);
+  const sign = md5(method + base + pathname + timestamp + body + app.app_master_secret);
+  return {
+    path: `${pathname}${pathname.includes("?") ? "&" : "?"}sign=${sign}`,
+    headers: { "x-appkey": app.appkey, "x-timestamp": timestamp, "content-type": "application/json" },
+  };
 };
-
-export const pspHeaders = (app: PspApp) => ({
-  "x-appkey": app.appkey,
-  "x-timestamp": String(Date.now()),
-  "content-type": "application/json",
-});
 
 /** A signed partner call; throws unless it answers SUCCESS. */
 export const psp = async (base: string, app: PspApp, method: string, pathname: string, body?: unknown) => {
   const text = body === undefined ? "" : JSON.stringify(body);
-  const res = await fetch(`${base}${signedPath(base, app, method, pathname, text)}`, {
+  const { path, headers } = signed(base, app, method, pathname, text);
+  const res = await fetch(`${base}${path}`, {
     method,
-    headers: pspHeaders(app),
+    headers,
     body: text || undefined,
     signal: AbortSignal.timeout(120_000),
   });

@@ -12,7 +12,7 @@ import { performance } from "node:perf_hooks";
 import autocannon from "autocannon";
 import { createApnsStandIn } from "../../test/stand-ins/apns";
 import type { PlatformBroker } from "../lib/brokers";
-import { call, inParallel, psp, pspHeaders, signedPath } from "../lib/platform";
+import { call, inParallel, psp, signed } from "../lib/platform";
 import { cpuSeconds, log, sleep } from "../lib/procs";
 import { percentiles, round } from "../lib/stats";
 import type { Rig } from "./messaging";
@@ -108,12 +108,7 @@ export const runPushLoad = async (
             payload: { display_type: "message", body: { custom: { push_type: "load", n } } },
             ...(policy ? { policy } : {}),
           });
-          return {
-            ...req,
-            path: signedPath(base, platform.app, "POST", pathname, body),
-            headers: pspHeaders(platform.app),
-            body,
-          };
+          return { ...req, ...signed(base, platform.app, "POST", pathname, body), body };
         },
       },
     ],

@@ -38,7 +38,10 @@ export const accountView = (t: TechnicianRow) => ({
   status: t.status,
 });
 
-/** Seed 001 §8: GET me. The order statistics are not tracked yet and read null, as in the seed. */
+/**
+ * Seed 001 §8: GET me, plus CONTRACT §4's `resume` (set with PUT me). The order statistics are
+ * not tracked yet and read null, as in the seed.
+ */
 export const meView = (t: TechnicianRow) => ({
   ...head(t),
   starRate: null,
@@ -46,6 +49,7 @@ export const meView = (t: TechnicianRow) => ({
   unpaidOrders: null,
   totalOrders: null,
   commentCount: null,
+  resume: t.resume,
   status: t.status,
 });
 

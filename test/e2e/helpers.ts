@@ -25,17 +25,20 @@ export const createApp = async (): Promise<App> => {
   return (await res.json()) as App;
 };
 
-/** A signed partner call (Umeng body sign). */
+let lastTimestamp = 0;
+/** A signed partner call (CONTRACT §2: the sign covers method, url with query, timestamp, body). */
 export const psp = async (app: App, method: string, path: string, body?: unknown) => {
   const text = body === undefined ? "" : JSON.stringify(body);
-  const url = new URL(`${BASE}${path}`);
-  const sign = md5(method + url.origin + url.pathname + text + app.app_master_secret);
-  url.searchParams.set("sign", sign);
+  // A sign is good once: every call gets its own millisecond.
+  lastTimestamp = Math.max(Date.now(), lastTimestamp + 1);
+  const timestamp = String(lastTimestamp);
+  const sign = md5(method + BASE + path + timestamp + text + app.app_master_secret);
+  const url = `${BASE}${path}${path.includes("?") ? "&" : "?"}sign=${sign}`;
   const res = await fetch(url, {
     method,
     headers: {
       "x-appkey": app.appkey,
-      "x-timestamp": String(Date.now()),
+      "x-timestamp": timestamp,
       "content-type": "application/json",
     },
     body: text || undefined,

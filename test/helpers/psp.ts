@@ -21,9 +21,16 @@ const md5 = async (text: string) =>
 export const validationToken = (appkey: string, secret: string, timestamp: string) =>
   md5(appkey.toLowerCase() + secret.toLowerCase() + timestamp);
 
-/** Umeng's sign: md5(METHOD + url + body + secret). */
-export const sign = (method: string, url: string, body: string, secret: string) =>
-  md5(method.toUpperCase() + url + body + secret);
+/** CONTRACT §2's sign: md5(METHOD + url + timestamp + body + secret), url with its query, without sign. */
+export const sign = (method: string, url: string, timestamp: string, body: string, secret: string) =>
+  md5(method.toUpperCase() + url + timestamp + body + secret);
+
+let lastTimestamp = 0;
+/** A fresh millisecond timestamp per call: a sign is good once, so two calls never share one. */
+export const nextTimestamp = () => {
+  lastTimestamp = Math.max(Date.now(), lastTimestamp + 1);
+  return String(lastTimestamp);
+};
 
 const ORIGIN = "http://127.0.0.1:8787";
 
@@ -38,7 +45,7 @@ const pspCall = async (
   body: string,
   opts: Opts,
 ) => {
-  const timestamp = opts.timestamp ?? String(Date.now());
+  const timestamp = opts.timestamp ?? nextTimestamp();
   const secret = opts.secret ?? app.app_master_secret;
   const headers: Record<string, string> = {
     "x-appkey": app.appkey,
@@ -47,7 +54,7 @@ const pspCall = async (
   };
   let url = path;
   if (scheme === "sign") {
-    url += `${path.includes("?") ? "&" : "?"}sign=${await sign(method, `${ORIGIN}${path.split("?")[0]}`, body, secret)}`;
+    url += `${path.includes("?") ? "&" : "?"}sign=${await sign(method, `${ORIGIN}${path}`, timestamp, body, secret)}`;
   } else {
     headers["x-validation-token"] = await validationToken(app.appkey, secret, timestamp);
   }

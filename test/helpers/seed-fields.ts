@@ -33,7 +33,7 @@ export const ACCOUNT_FIELDS = [
   "status",
 ];
 
-/** Seed 001 §8's fields, in the seed's order. */
+/** Seed 001 §8's fields, in the seed's order, and CONTRACT §4's `resume` before `status`. */
 export const ME_FIELDS = [
   "id",
   "phone",
@@ -58,6 +58,7 @@ export const ME_FIELDS = [
   "unpaidOrders",
   "totalOrders",
   "commentCount",
+  "resume",
   "status",
 ];
 

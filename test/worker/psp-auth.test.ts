@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { admin, call } from "../helpers/api";
-import { createApp, pspLegacy, pspSigned, sign, type TestApp, validationToken } from "../helpers/psp";
+import {
+  createApp,
+  nextTimestamp,
+  pspLegacy,
+  pspSigned,
+  sign,
+  type TestApp,
+  validationToken,
+} from "../helpers/psp";
 
 const fail = async (res: Response) => ({ status: res.status, body: (await res.json()) as unknown });
 const failure = (code: number) => ({
@@ -117,11 +125,18 @@ describe("partner authentication (CONTRACT §2)", () => {
     const app = await createApp();
     // Authenticated, then no such POST route: 404 in the envelope, not 401.
     expect((await pspSigned(app, "POST", "/psp/app", '{"a":1}')).status).toBe(404);
-    const s = await sign("POST", "http://127.0.0.1:8787/psp/app", '{"a":1}', app.app_master_secret);
+    const timestamp = nextTimestamp();
+    const s = await sign(
+      "POST",
+      "http://127.0.0.1:8787/psp/app",
+      timestamp,
+      '{"a":1}',
+      app.app_master_secret,
+    );
     const tampered = await call(`/psp/app?sign=${s}`, {
       method: "POST",
       body: '{"a":2}',
-      headers: { "x-appkey": app.appkey, "x-timestamp": String(Date.now()) },
+      headers: { "x-appkey": app.appkey, "x-timestamp": timestamp },
     });
     expect(await fail(tampered)).toEqual({ status: 401, body: failure(2027) });
   });

@@ -154,6 +154,36 @@ describe("POST /psp/push/msg", () => {
     expect(rows.map((r) => r.id)).toEqual([...accepted].sort());
   });
 
+  it.each(["msg", "config"])(
+    "404 / 3001 for a groupcast (%s) to a group that does not exist, and no task",
+    async (kind) => {
+      const app = await createApp();
+      const payload = kind === "msg" ? message : { body: "cache=2" };
+      const body = { type: "groupcast", group_id: "no-such-group", payload };
+      expect(await post(app, `/psp/push/${kind}`, body)).toMatchObject({ status: 404, body: fail(3001) });
+      const { results } = await env.DB.prepare(
+        "SELECT t.id FROM tasks t JOIN apps a ON a.id = t.app_id WHERE a.appkey = ?",
+      )
+        .bind(app.appkey)
+        .all();
+      expect(results).toHaveLength(0);
+      // Once the group exists, the same push makes a task.
+      expect((await pspSigned(app, "PUT", "/psp/groups/no-such-group", "{}")).status).toBe(200);
+      const made = await post(app, `/psp/push/${kind}`, body);
+      expect(made).toMatchObject({
+        status: 200,
+        body: { ret: "SUCCESS", data: { task_id: expect.any(String) } },
+      });
+    },
+  );
+
+  it("404 for a group of another app: groups are per app", async () => {
+    const [a, b] = [await createApp(), await createApp()];
+    expect((await pspSigned(a, "PUT", "/psp/groups/shared-name", "{}")).status).toBe(200);
+    const body = { type: "groupcast", group_id: "shared-name", payload: message };
+    expect(await post(b, "/psp/push/msg", body)).toMatchObject({ status: 404, body: fail(3001) });
+  });
+
   it.each([
     [{ payload: message }, 1016],
     [{ type: "multicast", payload: message }, 2048],

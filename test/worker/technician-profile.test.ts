@@ -104,6 +104,19 @@ describe("PUT me", () => {
     expect(await techRow(t.id)).toMatchObject({ name: "李四", bank: null, film_level: 7, beauty_level: 100 });
   });
 
+  it("keeps resume (CONTRACT §4) and GET me shows it", async () => {
+    const t = await registerTechnician();
+    expect((await putMe(t.token, { resume: "十年贴膜经验" })).body).toMatchObject({
+      status: true,
+      message: { resume: "十年贴膜经验" },
+    });
+    const { body } = await callJson<{ message: Record<string, unknown> }>(`${T}/me`, { token: t.token });
+    expect(body.message.resume).toBe("十年贴膜经验");
+    expect((await putMe(t.token, { resume: "" })).body.status).toBe(true);
+    const cleared = await callJson<{ message: Record<string, unknown> }>(`${T}/me`, { token: t.token });
+    expect(cleared.body.message.resume).toBeNull();
+  });
+
   it("accepts a form body", async () => {
     const t = await registerTechnician();
     const { body } = await callJson(`${T}/me`, { method: "PUT", form: { name: "王五" }, token: t.token });

@@ -1,7 +1,9 @@
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../../env";
 import { pspFail } from "../../errors";
+import { replayGuard } from "../../hubs/replay-guard";
 import { md5Hex, safeEqual } from "../../lib/crypto";
+import { signedUrl, signInput } from "../../lib/psp-sign";
 import { findAppByKey, masterSecretOf } from "../../services/apps";
 
 /** How far X-Timestamp may be from the server clock (CONTRACT §2). */
@@ -13,14 +15,10 @@ const MIN_MS_TIMESTAMP = 100_000_000_000;
 export const legacyToken = (appkey: string, secret: string, timestamp: string) =>
   md5Hex(appkey.toLowerCase() + secret.toLowerCase() + timestamp);
 
-/** Umeng's sign: md5hex(METHOD + url + body + app_master_secret), url without the query string. */
-export const bodySign = (method: string, url: string, body: string, secret: string) =>
-  md5Hex(method.toUpperCase() + url + body + secret);
-
 /**
- * Authenticates every `/psp/*` call before anything else (CONTRACT §2), by the body signature
- * (`?sign=`, preferred when both are present) or by seed 003's header token. Every answer to a
- * request that used the header token carries `Deprecation: true`.
+ * Authenticates every `/psp/*` call before anything else (CONTRACT §2), by the request signature
+ * (`?sign=`, preferred when both are present; good once) or by seed 003's header token. Every
+ * answer to a request that used the header token carries `Deprecation: true`.
  */
 export const pspAuth = createMiddleware<AppEnv>(async (c, next) => {
   const appkey = c.req.header("x-appkey");
@@ -35,7 +33,13 @@ export const pspAuth = createMiddleware<AppEnv>(async (c, next) => {
   if (!/^\d{1,16}$/.test(timestamp) || Number(timestamp) < MIN_MS_TIMESTAMP) {
     throw pspFail(401, 2036, "X-Timestamp must be milliseconds since the epoch");
   }
-  if (!sign && !token) throw pspFail(401, 2007, "neither X-Validation-Token nor ?sign= was given");
+  if (!sign && !token) {
+    throw pspFail(
+      401,
+      2007,
+      "the sign query parameter is missing (or the deprecated X-Validation-Token header)",
+    );
+  }
 
   const app = await findAppByKey(c.var.db, appkey);
   if (!app) throw pspFail(401, 2021, "unknown appkey");
@@ -54,11 +58,18 @@ export const pspAuth = createMiddleware<AppEnv>(async (c, next) => {
       throw pspFail(401, 2006, "X-Validation-Token does not match");
     }
   } else {
-    const url = new URL(c.req.url);
     const body = await c.req.text();
-    const expected = secret ? await bodySign(c.req.method, url.origin + url.pathname, body, secret) : "";
+    const input = signInput(c.req.method, signedUrl(c.req.url), timestamp, body, secret ?? "");
+    const expected = secret ? await md5Hex(input) : "";
     if (!expected || !safeEqual(expected, (sign ?? "").toLowerCase())) {
       throw pspFail(401, 2027, "sign does not match");
+    }
+    const fresh = await replayGuard(c.env, app.appkey, expected).claim(
+      expected,
+      Number(timestamp) + TIMESTAMP_WINDOW_MS,
+    );
+    if (!fresh) {
+      throw pspFail(401, 2029, "this sign was already used: sign every request anew, with a new X-Timestamp");
     }
   }
 

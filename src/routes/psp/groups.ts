@@ -5,11 +5,9 @@ import type { AppEnv } from "../../env";
 import { pspFail } from "../../errors";
 import { groupHub, userHub } from "../../hubs/common";
 import { chunks, IN_CHUNK } from "../../lib/chunks";
+import { requireGroup, unknownGroup } from "../../services/groups";
 import { pspBody, pspParse } from "./body";
 import { groupSchema, identifier, membersSchema } from "./schemas";
-
-/** Unknown group (CONTRACT §2: 404); the code is the platform's own. */
-const unknownGroup = (id: string) => pspFail(404, 3001, `unknown group ${id}`);
 
 /** CONTRACT §2: groups / organisation units and their members. */
 export const pspGroups = new Hono<AppEnv>()
@@ -45,10 +43,7 @@ export const pspGroups = new Hono<AppEnv>()
     const groupId = pspParse(identifier, c.req.param("group_id"));
     const input = await pspBody(c, membersSchema);
     const { db, app } = c.var;
-    const group = await db.query.groups.findFirst({
-      where: and(eq(groups.appId, app.id), eq(groups.groupId, groupId)),
-    });
-    if (!group) throw unknownGroup(groupId);
+    await requireGroup(db, app.id, groupId);
     const add = [...new Set(input.add ?? [])];
     const remove = [...new Set(input.remove ?? [])].filter((u) => !add.includes(u));
     const inGroup = and(eq(groupMembers.appId, app.id), eq(groupMembers.groupId, groupId));

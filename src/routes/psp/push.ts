@@ -4,6 +4,7 @@ import type { AppEnv } from "../../env";
 import { pspFail } from "../../errors";
 import { parseJsonObject } from "../../http/body";
 import { parsePushRequest } from "../../push/request";
+import { requireGroup } from "../../services/groups";
 import { cancelTask, checkPayloadLimits, createTask, findTask, taskStatus } from "../../services/push-tasks";
 import { pspBody } from "./body";
 
@@ -13,6 +14,8 @@ const push = (kind: "msg" | "config") => async (c: import("hono").Context<AppEnv
   const now = Date.now();
   const req = parsePushRequest(body, kind, now);
   if ("code" in req) throw pspFail(req.status, req.code, req.message);
+  // CONTRACT §2: 404 for an unknown group, not a task.
+  if (req.audience.type === "groupcast") await requireGroup(c.var.db, c.var.app.id, req.audience.groupId);
   await checkPayloadLimits(c.var.db, c.var.app, req);
   const taskId = await createTask(c.var.db, c.env.PUSH_QUEUE, c.var.app, req, now, { rateLimited: true });
   return c.json({ ret: "SUCCESS", data: { task_id: taskId } });
