@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { secureHeaders } from "hono/secure-headers";
 import { createDb } from "./db/client";
 import type { AppEnv } from "./env";
 import { adminApi } from "./routes/admin";
@@ -13,6 +14,15 @@ export const app = new Hono<AppEnv>();
 app.use("*", async (c, next) => {
   c.set("db", createDb(c.env.DB));
   await next();
+});
+
+// Security headers on every answer but the WebSocket upgrade (a 101 from the hub). Public
+// uploads (avatars) may be embedded by other origins.
+const apiHeaders = secureHeaders();
+const uploadHeaders = secureHeaders({ crossOriginResourcePolicy: "cross-origin" });
+app.use("*", (c, next) => {
+  if (c.req.path === "/mqtt") return next();
+  return (c.req.path.startsWith("/uploads/") ? uploadHeaders : apiHeaders)(c, next);
 });
 
 app.get("/", (c) => c.json({ name: "edge-push", status: "ok" }));

@@ -1,9 +1,23 @@
 import { and, eq } from "drizzle-orm";
+import { importPKCS8 } from "jose";
 import type { Db } from "../db/client";
 import { appCredentials } from "../db/schema";
+import { adminFail } from "../errors";
 import { decryptSecret, encryptSecret } from "../lib/crypto";
 
 export type Provider = "apns" | "getui" | "fcm";
+
+/**
+ * Refuses a private key the provider's signer could not use (APNs: ES256 on P-256; FCM: RS256),
+ * so a bad key fails when it is stored, not at every later push.
+ */
+export async function assertSigningKey(field: string, pem: string, alg: "ES256" | "RS256"): Promise<void> {
+  try {
+    await importPKCS8(pem, alg);
+  } catch {
+    throw adminFail(400, "invalid_parameter", `${field}: not a PKCS #8 private key usable for ${alg}`);
+  }
+}
 
 /** Stores an app's provider credentials, encrypted at rest (AES-GCM, CREDENTIALS_KEY). */
 export const putCredentials = async (

@@ -17,12 +17,26 @@ export const webhookProvider = (url: string): SmsProvider => ({
   },
 });
 
-/** Development provider: writes the code to the Worker log (never configure it in production). */
+/** Development provider: writes the code to the Worker log (opt-in, `SMS_LOG_CODES=true`). */
 export const logProvider: SmsProvider = {
   async send(phone, code) {
     console.log(`[sms] code for ${phone}: ${code}`);
   },
 };
 
-export const smsProvider = (env: { SMS_WEBHOOK_URL?: string }): SmsProvider =>
-  env.SMS_WEBHOOK_URL ? webhookProvider(env.SMS_WEBHOOK_URL) : logProvider;
+/** No sink configured: every send fails, so no code is ever issued that nobody can read. */
+const noProvider: SmsProvider = {
+  async send() {
+    throw new Error("no SMS sink: set SMS_WEBHOOK_URL (or SMS_LOG_CODES=true for local development)");
+  },
+};
+
+/**
+ * The webhook when `SMS_WEBHOOK_URL` is set; otherwise the log, but only where `SMS_LOG_CODES`
+ * is "true" (`.dev.vars` for `npm start`), so a deployment without an SMS sink never writes
+ * codes to its logs.
+ */
+export const smsProvider = (env: { SMS_WEBHOOK_URL?: string; SMS_LOG_CODES?: string }): SmsProvider => {
+  if (env.SMS_WEBHOOK_URL) return webhookProvider(env.SMS_WEBHOOK_URL);
+  return env.SMS_LOG_CODES === "true" ? logProvider : noProvider;
+};

@@ -84,6 +84,37 @@ describe("provider credentials (CONTRACT §1)", () => {
     expect(await stored(app.appkey, provider)).toBeNull();
   });
 
+  it.each([
+    ["a PEM that is not a key", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"],
+    ["an RSA key (APNs signs with ES256)", "rsa"],
+  ])("refuses an APNs private_key that is %s, before storing it", async (_, key) => {
+    const app = await createApp();
+    const private_key = key === "rsa" ? (await rsaKeyPair()).privatePem : key;
+    const { status, body } = await admin(`/apps/${app.appkey}/credentials/apns`, {
+      method: "PUT",
+      json: { team_id: "ABCDE12345", key_id: "KEY1234567", private_key, topic: "t", environment: "sandbox" },
+    });
+    expect(status).toBe(400);
+    expect(body).toEqual({ error: "invalid_parameter", message: expect.stringContaining("private_key") });
+    expect(await stored(app.appkey, "apns")).toBeNull();
+  });
+
+  it("refuses an FCM service account whose private_key is not an RSA key", async () => {
+    const app = await createApp();
+    const service_account = {
+      project_id: "p",
+      client_email: "a@p.iam.gserviceaccount.com",
+      private_key: (await ecKeyPair()).privatePem,
+    };
+    const { status, body } = await admin(`/apps/${app.appkey}/credentials/fcm`, {
+      method: "PUT",
+      json: { service_account },
+    });
+    expect(status).toBe(400);
+    expect(String(body.message)).toContain("service_account.private_key");
+    expect(await stored(app.appkey, "fcm")).toBeNull();
+  });
+
   it("answers 404 for an unknown app", async () => {
     const { status } = await admin("/apps/ffffffffffffffffffffffff/credentials/getui", {
       method: "PUT",

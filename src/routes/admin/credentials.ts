@@ -4,7 +4,7 @@ import { testDevices } from "../../db/schema";
 import type { AppEnv } from "../../env";
 import { adminBody } from "../../http/validate";
 import { requireApp } from "../../services/apps";
-import { configuredProviders, putCredentials } from "../../services/credentials";
+import { assertSigningKey, configuredProviders, putCredentials } from "../../services/credentials";
 
 const pem = (label: string) =>
   z.string().refine((s) => s.includes(`-----BEGIN ${label}-----`), `must be a PEM ${label}`);
@@ -50,7 +50,9 @@ const testDeviceSchema = z.strictObject({ device_token: z.string().regex(/^[A-Za
 export const adminCredentials = new Hono<AppEnv>()
   .put("/:appkey/credentials/apns", async (c) => {
     const app = await requireApp(c.var.db, c.req.param("appkey"));
-    await putCredentials(c.var.db, c.env.CREDENTIALS_KEY, app.id, "apns", await adminBody(c, apnsSchema));
+    const creds = await adminBody(c, apnsSchema);
+    await assertSigningKey("private_key", creds.private_key, "ES256");
+    await putCredentials(c.var.db, c.env.CREDENTIALS_KEY, app.id, "apns", creds);
     return c.json({ appkey: app.appkey, providers: await configuredProviders(c.var.db, app.id) });
   })
   .put("/:appkey/credentials/getui", async (c) => {
@@ -61,6 +63,7 @@ export const adminCredentials = new Hono<AppEnv>()
   .put("/:appkey/credentials/fcm", async (c) => {
     const app = await requireApp(c.var.db, c.req.param("appkey"));
     const { service_account } = await adminBody(c, fcmSchema);
+    await assertSigningKey("service_account.private_key", service_account.private_key, "RS256");
     await putCredentials(c.var.db, c.env.CREDENTIALS_KEY, app.id, "fcm", { service_account });
     return c.json({ appkey: app.appkey, providers: await configuredProviders(c.var.db, app.id) });
   })

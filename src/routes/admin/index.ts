@@ -1,6 +1,8 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../../env";
+import { adminFail } from "../../errors";
 import { adminError } from "../../http/envelopes";
+import { BODY_LIMITS, limitBody } from "../../http/limits";
 import { adminApps } from "./apps";
 import { adminAuth } from "./auth";
 import { adminCredentials } from "./credentials";
@@ -10,6 +12,12 @@ import { adminTechnicians } from "./technicians";
 export const adminApi = new Hono<AppEnv>();
 adminApi.onError(adminError);
 adminApi.use("*", adminAuth);
+adminApi.use(
+  "*",
+  limitBody(BODY_LIMITS.admin, (max) =>
+    adminFail(413, "body_too_large", `the request body is over ${max} bytes`),
+  ),
+);
 adminApi.route("/apps", adminApps);
 adminApi.route("/apps", adminCredentials);
 adminApi.route("/", adminTechnicians);

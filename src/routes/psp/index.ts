@@ -1,6 +1,8 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../../env";
+import { pspFail } from "../../errors";
 import { pspError } from "../../http/envelopes";
+import { BODY_LIMITS, limitBody } from "../../http/limits";
 import { appView } from "../../services/apps";
 import { pspAuth } from "./auth";
 import { pspDevices } from "./devices";
@@ -11,6 +13,11 @@ import { pspPush } from "./push";
 /** `/psp/*` (seed 003, CONTRACT §2): every call authenticated first, answers in seed 003's envelope. */
 export const pspApi = new Hono<AppEnv>();
 pspApi.onError(pspError);
+// Before authentication, which reads the body to check the sign.
+pspApi.use(
+  "*",
+  limitBody(BODY_LIMITS.psp, (max) => pspFail(413, 2022, `the request body is over ${max} bytes`)),
+);
 pspApi.use("*", pspAuth);
 
 pspApi.get("/app", (c) => {
