@@ -2,7 +2,7 @@ import { and, eq, lte, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { smsCodes } from "../db/schema";
 import { resultFail } from "../errors";
-import { randomDigits } from "../lib/crypto";
+import { randomDigits, safeEqual } from "../lib/crypto";
 import type { SmsProvider } from "../sms/provider";
 
 /** CONTRACT §4: 6 digits, valid 5 minutes, 5 tries, one request per phone per 60 s. */
@@ -42,7 +42,7 @@ export const requestCode = async (db: Db, provider: SmsProvider, phone: string):
 export const checkCode = async (db: Db, phone: string, code: string): Promise<boolean> => {
   const row = await db.query.smsCodes.findFirst({ where: eq(smsCodes.phone, phone) });
   if (!row || row.expiresAt <= Date.now() || row.tries >= CODE_MAX_TRIES) return false;
-  if (row.code === code) return true;
+  if (safeEqual(row.code, code)) return true;
   await db
     .update(smsCodes)
     .set({ tries: sql`${smsCodes.tries} + 1` })

@@ -1,7 +1,8 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../../env";
-import { resultFail } from "../../errors";
+import { accountFail, resultFail } from "../../errors";
 import { readParams } from "../../http/body";
+import { perIpLimit } from "../../http/ip-limit";
 import { PHONE } from "../../lib/ids";
 import { requestCode } from "../../services/sms-codes";
 import { accountView } from "../../services/technician-view";
@@ -19,9 +20,19 @@ import { requireTechnician, startSession } from "./session";
 
 const clientIp = (headers: Headers) => headers.get("cf-connecting-ip") ?? headers.get("x-real-ip") ?? null;
 
+const TOO_FREQUENT = "请求过于频繁,请稍后再试";
+const smsLimit = perIpLimit(
+  (env) => env.SMS_IP_LIMIT,
+  () => resultFail("TOO_FREQUENT_REQUEST", TOO_FREQUENT),
+);
+const loginLimit = perIpLimit(
+  (env) => env.LOGIN_IP_LIMIT,
+  () => accountFail(TOO_FREQUENT),
+);
+
 /** Seed 001 §1–4, §7 and CONTRACT §4's verifySms. */
 export const account = new Hono<AppEnv>()
-  .post("/verifySms", async (c) => {
+  .post("/verifySms", smsLimit, async (c) => {
     const { phone } = verifySmsParams.parse(await readParams(c));
     if (!PHONE.test(phone)) throw resultFail("INVALID_PARAMETER", "手机号格式错误");
     await requestCode(c.var.db, smsProvider(c.env), phone);
@@ -33,7 +44,7 @@ export const account = new Hono<AppEnv>()
     await startSession(c, technician.id);
     return c.json({ status: true, message: accountView(technician) });
   })
-  .post("/login", async (c) => {
+  .post("/login", loginLimit, async (c) => {
     const input = loginParams.parse(await readParams(c));
     const technician = await login(c.var.db, input, clientIp(c.req.raw.headers));
     await startSession(c, technician.id);
