@@ -64,9 +64,9 @@ export const startDev = async (
   config: string,
   state: string,
   vars: Record<string, string>,
-  opts: { loopbackFix?: boolean; startMs?: number; inspectorPort?: number } = {},
+  opts: { loopbackFix?: boolean; startMs?: number; inspectorPort?: number; port?: number } = {},
 ): Promise<Dev> => {
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const env: NodeJS.ProcessEnv = { ...CHILD_ENV };
   if (opts.loopbackFix !== false) {
     env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --require ${JSON.stringify(LOOPBACK_FIX)}`.trim();
