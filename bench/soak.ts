@@ -61,14 +61,17 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
-type Delivery = { expected: Set<string>; got: Map<string, number>; at: number; sent: boolean };
+type Delivery = { expected: Set<string>; got: Map<string, number>; at: number; sent: boolean; phase: string };
+
+/** What the run is doing, stamped on every message: where a loss happens tells why. */
+let phase = "load";
 
 /** Every message of the run by key, with who must get it and who did (and how often). */
 const ledger = new Map<string, Delivery>();
 const latencies: { at: number; ms: number }[] = [];
 
 function expectDelivery(key: string, receivers: string[], at: number) {
-  ledger.set(key, { expected: new Set(receivers), got: new Map(), at, sent: false });
+  ledger.set(key, { expected: new Set(receivers), got: new Map(), at, sent: false, phase });
 }
 
 function receive(key: string, receiver: string) {
@@ -217,7 +220,6 @@ async function main() {
 
   // Memory over time.
   const memory: { s: number; rss_mb: number; phase: string }[] = [];
-  let phase = "load";
   const sampleMemory = () =>
     memory.push({
       s: round((performance.now() - t0) / 1000),
@@ -291,12 +293,16 @@ async function main() {
       dev = await startDev(config, state, vars, { port });
       restartMs = performance.now() - r0;
       log(`restart: serving again after ${round(restartMs / 1000, 1)} s`);
-      phase = "load";
+      phase = "after-restart";
     }
     if (!outage && elapsed > outageAt) {
       outage = true;
       log(`APNs outage: 503 for ${OUTAGE_S} s`);
       apns.outage(OUTAGE_S);
+      phase = "apns-outage";
+      setTimeout(() => {
+        phase = "after-outage";
+      }, OUTAGE_S * 1000);
     }
     await tick();
     await sleep(100);
@@ -340,20 +346,31 @@ function tally(prefix: string) {
   let received = 0;
   let duplicates = 0;
   let lost = 0;
+  const lostBy: Record<string, number> = {};
   for (const [key, d] of ledger) {
     if (!key.startsWith(prefix) || !d.sent) continue;
     sent++;
     expected += d.expected.size;
     for (const r of d.expected) {
       const n = d.got.get(r) ?? 0;
-      if (n === 0) lost++;
-      else {
+      if (n === 0) {
+        lost++;
+        const where = `${r.split(":")[0]} / published ${d.phase}`;
+        lostBy[where] = (lostBy[where] ?? 0) + 1;
+      } else {
         received++;
         duplicates += n - 1;
       }
     }
   }
-  return { sent, expected_deliveries: expected, received, duplicates, lost };
+  return {
+    sent,
+    expected_deliveries: expected,
+    received,
+    duplicates,
+    lost,
+    lost_by_channel_and_phase: lostBy,
+  };
 }
 
 function report(
@@ -372,7 +389,9 @@ function report(
     list.push(l.ms);
     windows.set(w, list);
   }
-  const loadRss = memory.filter((m) => m.phase === "load").map((m) => m.rss_mb);
+  const loadRss = memory
+    .filter((m) => !["restart", "drain", "disconnected"].includes(m.phase))
+    .map((m) => m.rss_mb);
   return {
     date: new Date().toISOString(),
     command: `npm run soak -- ${process.argv.slice(2).join(" ")}`.trim(),
