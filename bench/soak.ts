@@ -22,12 +22,9 @@
  */
 import { generateKeyPairSync } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import type { MqttClient } from "mqtt";
-import { createApnsStandIn } from "../test/stand-ins/apns";
 import { argValue, wholeArg } from "./lib/args";
 import { connectClient, endClient } from "./lib/client";
 import {
@@ -43,6 +40,7 @@ import {
 } from "./lib/platform";
 import { freePort, log, processTree, rssBytes, sleep, stopAll, stopChild } from "./lib/procs";
 import { percentiles, round } from "./lib/stats";
+import { startApnsStandIn } from "./scenarios/push-api";
 
 const MINUTES = Number(argValue("minutes") ?? 5);
 const CONNECTIONS = wholeArg("connections", 2000, 10);
@@ -81,50 +79,14 @@ function receive(key: string, receiver: string) {
   if (d.got.get(receiver) === 1) latencies.push({ at: d.at, ms: performance.now() - d.at });
 }
 
-/** The APNs stand-in behind a switch: while `down`, every push answers 503 ServiceUnavailable. */
-async function startApns() {
-  const apns = createApnsStandIn();
-  let downUntil = 0;
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", async () => {
-      const url = new URL(req.url ?? "/", "http://127.0.0.1");
-      const body = Buffer.concat(chunks).toString("utf8");
-      const push = url.pathname.startsWith("/apns/3/device/");
-      if (push && Date.now() < downUntil) {
-        res.writeHead(503, { "content-type": "application/json", "retry-after": "5" });
-        res.end(JSON.stringify({ reason: "ServiceUnavailable" }));
-        return;
-      }
-      try {
-        if (!(await apns(req, res, url, body))) res.writeHead(404).end();
-      } catch (err) {
-        res.writeHead(500).end(String(err));
-      }
-      if (push && res.statusCode === 200) {
-        const token = decodeURIComponent(url.pathname.split("/").pop() ?? "");
-        const seq = /"soak_seq":(\d+)/.exec(body)?.[1];
-        if (seq) receive(`push:${seq}`, `apns:${token}`);
-      }
-    });
-  });
-  server.keepAliveTimeout = 0; // workerd pools loopback connections (scripts/loopback-keepalive.cjs)
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    outage: (seconds: number) => {
-      downUntil = Date.now() + seconds * 1000;
-    },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-
 type User = { id: string; group: string; device?: string; client?: MqttClient };
 
 async function main() {
   mkdirSync(path.join(ROOT, "bench", "results"), { recursive: true });
-  const apns = await startApns();
+  const apns = await startApnsStandIn((token, body) => {
+    const seq = /"soak_seq":(\d+)/.exec(body)?.[1];
+    if (seq) receive(`push:${seq}`, `apns:${token}`);
+  });
   const state = freshState("edge-push-soak-");
   const config = buildBundle(state);
   const port = await freePort();

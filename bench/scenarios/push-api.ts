@@ -24,26 +24,40 @@ export type ApnsCounter = {
   url: string;
   accepted: () => number;
   lastAt: () => number;
+  /** Answers every push with 503 ServiceUnavailable (Retry-After 5) for `seconds`. */
+  outage: (seconds: number) => void;
   close: () => Promise<void>;
 };
 
-export const startApnsStandIn = async (): Promise<ApnsCounter> => {
+/** The APNs stand-in on loopback, counting accepted pushes; `onAccepted` sees each one. */
+export const startApnsStandIn = async (
+  onAccepted?: (token: string, body: string) => void,
+): Promise<ApnsCounter> => {
   const apns = createApnsStandIn();
   let accepted = 0;
   let lastAt = 0;
+  let downUntil = 0;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", async () => {
       const url = new URL(req.url ?? "/", "http://127.0.0.1");
+      const body = Buffer.concat(chunks).toString("utf8");
+      const push = url.pathname.startsWith("/apns/3/device/");
+      if (push && Date.now() < downUntil) {
+        res.writeHead(503, { "content-type": "application/json", "retry-after": "5" });
+        res.end(JSON.stringify({ reason: "ServiceUnavailable" }));
+        return;
+      }
       try {
-        if (!(await apns(req, res, url, Buffer.concat(chunks).toString("utf8")))) res.writeHead(404).end();
+        if (!(await apns(req, res, url, body))) res.writeHead(404).end();
       } catch (err) {
         res.writeHead(500).end(String(err));
       }
-      if (url.pathname.startsWith("/apns/3/device/") && res.statusCode === 200) {
+      if (push && res.statusCode === 200) {
         accepted++;
         lastAt = performance.now();
+        onAccepted?.(decodeURIComponent(url.pathname.split("/").pop() ?? ""), body);
       }
     });
   });
@@ -53,6 +67,9 @@ export const startApnsStandIn = async (): Promise<ApnsCounter> => {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     accepted: () => accepted,
     lastAt: () => lastAt,
+    outage: (seconds) => {
+      downUntil = Date.now() + seconds * 1000;
+    },
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
