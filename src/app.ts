@@ -3,6 +3,7 @@ import { secureHeaders } from "hono/secure-headers";
 import { createDb } from "./db/client";
 import type { AppEnv } from "./env";
 import { adminApi } from "./routes/admin";
+import { healthRoute } from "./routes/health";
 import { mqttRoute } from "./routes/mqtt";
 import { pspApi } from "./routes/psp";
 import { technicianApi } from "./routes/technician";
@@ -26,6 +27,7 @@ app.use("*", (c, next) => {
 });
 
 app.get("/", (c) => c.json({ name: "edge-push", status: "ok" }));
+app.route("/healthz", healthRoute);
 app.route("/api/admin", adminApi);
 app.route("/psp", pspApi);
 app.route("/api/mobile/technician/v2", technicianApi);

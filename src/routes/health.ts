@@ -1,0 +1,32 @@
+import { Hono } from "hono";
+import type { AppEnv } from "../env";
+
+type Check = { ok: boolean; error?: string };
+
+async function check(work: () => Promise<unknown>): Promise<Check> {
+  try {
+    await work();
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/**
+ * `GET /healthz`: D1 answers a query, R2 answers a lookup, the delivery queue and its dead-letter
+ * queue are bound. 200 when all pass, 503 naming each that failed.
+ */
+export const healthRoute = new Hono<AppEnv>().get("/", async (c) => {
+  const checks = {
+    d1: await check(() => c.env.DB.prepare("SELECT 1").first()),
+    r2: await check(() => c.env.UPLOADS.head("healthz/probe")),
+    queue: await check(async () => {
+      if (typeof c.env.PUSH_QUEUE?.send !== "function") throw new Error("PUSH_QUEUE is not bound");
+      if (typeof c.env.PUSH_DLQ?.send !== "function") throw new Error("PUSH_DLQ is not bound");
+    }),
+  };
+  const failed = Object.entries(checks)
+    .filter(([, v]) => !v.ok)
+    .map(([k]) => k);
+  return c.json({ status: failed.length ? "fail" : "ok", failed, checks }, failed.length ? 503 : 200);
+});
