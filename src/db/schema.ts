@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { KeepaliveSettings } from "../mqtt/session/keepalive";
 
 /** Times are milliseconds since the epoch (as the seeds' createAt / addTime). */
 const now = sql`(cast(unixepoch('subsec') * 1000 as integer))`;
@@ -16,6 +17,8 @@ export const apps = sqliteTable("apps", {
   iosPayloadLimit: integer("ios_payload_limit").notNull().default(4096),
   androidPayloadLimit: integer("android_payload_limit").notNull().default(4096),
   pushRateLimit: integer("push_rate_limit").notNull().default(100),
+  /** MQTT keepalive policy (JSON `KeepaliveSettings`, docs/mqtt.md); null: the clients' own values. */
+  mqttKeepalive: text("mqtt_keepalive", { mode: "json" }).$type<KeepaliveSettings>(),
   createdAt: integer("created_at").notNull().default(now),
   updatedAt: integer("updated_at").notNull().default(now),
 });

@@ -12,6 +12,14 @@ export const groupHub = (env: Env, app: string, groupId: string) =>
 /** Headers the Worker sets on the upgrade it forwards to a UserHub (never taken from clients). */
 export const IDENTITY_APP = "x-edge-push-app";
 export const IDENTITY_SUB = "x-edge-push-sub";
+/** The connection's keepalive policy (JSON `KeepalivePolicy`), from the app and the token. */
+export const IDENTITY_KEEPALIVE = "x-edge-push-keepalive";
+
+/**
+ * A message a GroupHub hands a member identity: `shares` names the share groups (`$share/…`
+ * filters) it picked this identity for; absent, the identity's own rules apply.
+ */
+export type GroupMessage = Message & { shares?: string[] };
 
 /** The result of a server publish (CONTRACT §2 push routing). */
 export type PublishOutcome = { delivered: number; foreground: boolean };

@@ -1,18 +1,22 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Message } from "../mqtt/session";
-import { logHubError, userHub } from "./common";
+import { ShareRotation, shareMatches } from "../mqtt/shared";
+import { type GroupMessage, logHubError, userHub } from "./common";
 import { liveRetained, RETAINED_SCHEMA, retainMessage } from "./retained";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS subscribers (user_id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS shares (share_key TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (share_key, user_id));
 `;
 
 /** Messages bound for one member hub, flushed together as one call. */
-type Pending = { messages: Message[]; waiters: ((n: number) => void)[] };
+type Pending = { messages: GroupMessage[]; waiters: ((n: number) => void)[] };
 
 /**
- * One per `<app>:<group id>`: which member hubs have subscriptions on this group, the group's
- * retained messages, and the fan-out. A message costs at most one call per subscribed member
+ * One per `<app>:<group id>`: which member hubs have subscriptions on this group (plain ones,
+ * and per share group the members with a `$share/…` subscription), the group's retained
+ * messages, and the fan-out. Each message goes to every plain subscriber and, per matching
+ * share group, to one member in turn, which then picks one of its sessions. A message costs at most one call per subscribed member
  * hub; messages arriving while a call to a member is in flight ride along in its next call.
  */
 export class GroupHub extends DurableObject<Env> {
@@ -21,6 +25,7 @@ export class GroupHub extends DurableObject<Env> {
   /** Members with a deliver call in flight. */
   private readonly calling = new Set<string>();
   private flushScheduled = false;
+  private readonly rotation = new ShareRotation();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -32,8 +37,17 @@ export class GroupHub extends DurableObject<Env> {
   async publish(app: string, groupId: string, message: Message): Promise<number> {
     try {
       if (message.retain) retainMessage(this.sql, message);
-      const users = this.sql.exec<{ user_id: string }>("SELECT user_id FROM subscribers").toArray();
-      const counts = await Promise.all(users.map((u) => this.enqueue(app, u.user_id, message)));
+      const picked = this.pickShares(message.topic);
+      const users = new Set(
+        this.sql
+          .exec<{ user_id: string }>("SELECT user_id FROM subscribers")
+          .toArray()
+          .map((u) => u.user_id),
+      );
+      for (const u of picked.keys()) users.add(u);
+      const counts = await Promise.all(
+        [...users].map((u) => this.enqueue(app, u, { ...message, shares: picked.get(u) ?? [] })),
+      );
       return counts.reduce((a, b) => a + b, 0);
     } catch (err) {
       logHubError(`GroupHub:${app}:${groupId}`, "publish", err);
@@ -47,6 +61,25 @@ export class GroupHub extends DurableObject<Env> {
     );
   }
 
+  /** A member identity joins a share group (a `$share/…` filter reaching this group). */
+  async addShare(app: string, groupId: string, userId: string, key: string): Promise<void> {
+    try {
+      this.sql.exec("INSERT OR IGNORE INTO shares (share_key, user_id) VALUES (?, ?)", key, userId);
+    } catch (err) {
+      logHubError(`GroupHub:${app}:${groupId}`, "addShare", err);
+      throw err;
+    }
+  }
+
+  async removeShare(app: string, groupId: string, userId: string, key: string): Promise<void> {
+    try {
+      this.sql.exec("DELETE FROM shares WHERE share_key = ? AND user_id = ?", key, userId);
+    } catch (err) {
+      logHubError(`GroupHub:${app}:${groupId}`, "removeShare", err);
+      throw err;
+    }
+  }
+
   async removeSubscriber(app: string, groupId: string, userId: string): Promise<void> {
     this.guard(app, groupId, "removeSubscriber", () =>
       this.sql.exec("DELETE FROM subscribers WHERE user_id = ?", userId),
@@ -56,7 +89,10 @@ export class GroupHub extends DurableObject<Env> {
   /** Members left the group (D1 already says so): they stop receiving at once. */
   async removeMembers(app: string, groupId: string, userIds: string[]): Promise<void> {
     this.guard(app, groupId, "removeMembers", () => {
-      for (const u of userIds) this.sql.exec("DELETE FROM subscribers WHERE user_id = ?", u);
+      for (const u of userIds) {
+        this.sql.exec("DELETE FROM subscribers WHERE user_id = ?", u);
+        this.sql.exec("DELETE FROM shares WHERE user_id = ?", u);
+      }
     });
   }
 
@@ -86,7 +122,27 @@ export class GroupHub extends DurableObject<Env> {
     }
   }
 
-  private enqueue(app: string, userId: string, message: Message): Promise<number> {
+  /** For each share group matching the topic, the member whose turn it is: member → its groups. */
+  private pickShares(topic: string): Map<string, string[]> {
+    const byKey = new Map<string, string[]>();
+    const rows = this.sql
+      .exec<{ share_key: string; user_id: string }>(
+        "SELECT share_key, user_id FROM shares ORDER BY share_key, user_id",
+      )
+      .toArray();
+    for (const r of rows) {
+      if (!shareMatches(r.share_key, topic)) continue;
+      byKey.set(r.share_key, [...(byKey.get(r.share_key) ?? []), r.user_id]);
+    }
+    const picked = new Map<string, string[]>();
+    for (const [key, members] of byKey) {
+      const user = this.rotation.pick(key, members);
+      if (user !== null) picked.set(user, [...(picked.get(user) ?? []), key]);
+    }
+    return picked;
+  }
+
+  private enqueue(app: string, userId: string, message: GroupMessage): Promise<number> {
     return new Promise((resolve) => {
       const key = `${app}\u0000${userId}`;
       const p = this.pending.get(key) ?? { messages: [], waiters: [] };

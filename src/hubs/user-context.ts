@@ -1,13 +1,26 @@
 import { encode, type FrameBuffer } from "../mqtt/codec";
 import type { Packet } from "../mqtt/codec/types";
-import type { ConnState } from "../mqtt/session";
+import type { OutAliases } from "../mqtt/out-aliases";
+import type { ConnState, KeepalivePolicy } from "../mqtt/session";
 import type { Identity } from "../mqtt/topics";
 import { logHubError } from "./common";
 import type { Delivery } from "./user-delivery";
 import type { UserStore } from "./user-store";
 
-/** What survives hibernation with each socket (versioned; session state lives in SQLite). */
-export type Attachment = { v: 1; connId: string; openedAt: number; lastSeen: number; conn: ConnState };
+/**
+ * What survives hibernation with each socket (versioned; session state lives in SQLite): the
+ * protocol state, the keepalive policy the upgrade brought (app settings, device class), and
+ * the topic aliases sent to the client (written by Delivery only, see `saveAttachment`).
+ */
+export type Attachment = {
+  v: 1;
+  connId: string;
+  openedAt: number;
+  lastSeen: number;
+  conn: ConnState;
+  ka?: KeepalivePolicy;
+  out?: OutAliases;
+};
 
 export const isClosed = (att: Attachment) => att.conn.phase === "closed";
 
@@ -53,6 +66,17 @@ export function sendAs(hub: Hub, ws: WebSocket, version: 4 | 5, packet: Packet) 
   } catch (err) {
     logHubError(hubLabel(hub), `send ${packet.type}`, err);
   }
+}
+
+/**
+ * Writes back an attachment that was read before an await. The outbound topic aliases are
+ * Delivery's (it writes them back at once after each send): the stored ones are kept, so a
+ * handler's older copy never takes back an alias the client has been told.
+ */
+export function saveAttachment(ws: WebSocket, att: Attachment): void {
+  const stored = ws.deserializeAttachment() as Attachment | null;
+  if (stored?.out) att.out = stored.out;
+  ws.serializeAttachment(att);
 }
 
 export function markClosed(hub: Hub, ws: WebSocket, att: Attachment): void {

@@ -1,13 +1,16 @@
 import { encode } from "../mqtt/codec";
 import type { Packet, QoS } from "../mqtt/codec/types";
-import { type DeliveryPlan, planDelivery, toPublish } from "../mqtt/deliver";
+import { type DeliveryPlan, planDelivery, sharedPlan, toPublish } from "../mqtt/deliver";
+import { type OutAliases, withOutAlias } from "../mqtt/out-aliases";
 import type { ConnState, Message, MessageProps, StoredSubscription } from "../mqtt/session";
+import { SHARE_PREFIX, ShareRotation, shareMatches } from "../mqtt/shared";
 import { topicMatches } from "../mqtt/topics";
 import { fromJson } from "./common";
 import type { UserStore } from "./user-store";
 import type { QueuedRow } from "./user-store-queue";
 
-type Live = { ws: WebSocket; att: { conn: ConnState } };
+type Live = { ws: WebSocket; att: { conn: ConnState; out?: OutAliases } };
+type Member = { clientId: string; sub: StoredSubscription };
 
 const encodedFits = (conn: { clientMaximumPacketSize: number }, bytes: Uint8Array) =>
   bytes.byteLength <= conn.clientMaximumPacketSize; // [MQTT-3.1.2-25]
@@ -46,6 +49,8 @@ export class Delivery {
   private readonly volatile = new Map<string, Volatile>();
   /** Sessions known (since this object woke) to have nothing in the stored queue. */
   private readonly storedEmpty = new Set<string>();
+  /** Whose turn it is in each share group (`$share/…` filter) among this identity's sessions. */
+  private readonly rotation = new ShareRotation();
 
   constructor(
     private readonly store: UserStore,
@@ -63,25 +68,53 @@ export class Delivery {
    * is never sent to it), "failed" when the socket is closing (a QoS 1/2 message stays queued).
    */
   private write(l: Live, packet: Packet): "sent" | "too-large" | "failed" {
-    const bytes = encode(packet, l.att.conn.version);
-    if (!encodedFits(l.att.conn, bytes)) return "too-large";
+    const { conn } = l.att;
+    // MQTT 5 PUBLISHes use topic aliases up to the client's Topic Alias Maximum [MQTT-3.3.2-17].
+    const { packet: out, state } =
+      packet.type === "publish" && conn.version === 5
+        ? withOutAlias(packet, conn.clientTopicAliasMaximum ?? 0, l.att.out)
+        : { packet, state: l.att.out };
+    const bytes = encode(out, conn.version);
+    if (!encodedFits(conn, bytes)) return "too-large";
     try {
       l.ws.send(bytes);
-      return "sent";
     } catch {
       return "failed";
     }
+    if (state !== l.att.out) {
+      // Kept with the socket before anything else runs, so it survives hibernation.
+      l.att.out = state;
+      try {
+        l.ws.serializeAttachment(l.att);
+      } catch {
+        // the socket is closing: its aliases end with it
+      }
+    }
+    return "sent";
   }
 
   private send(l: Live, packet: Packet): boolean {
     return this.write(l, packet) === "sent";
   }
 
-  /** Delivers to every session with a matching subscription; answers the connections reached. */
-  deliver(m: Message, now: number): number {
+  /**
+   * Delivers to every session with a matching subscription, and to one member of each matching
+   * share group; answers the deliveries made. `shares` names the share groups to serve: a
+   * GroupHub picks one member identity per share group and names here the groups it picked this
+   * one for; for this identity's own topics (undefined) every share group is served here.
+   */
+  deliver(m: Message, now: number, shares?: readonly string[]): number {
     if (m.expiresAt !== undefined && m.expiresAt <= now) return 0;
     const byClient = new Map<string, StoredSubscription[]>();
+    const groups = new Map<string, Member[]>();
     for (const s of this.store.sessions.subscriptions()) {
+      if (s.filter.startsWith(SHARE_PREFIX)) {
+        if (!shareMatches(s.filter, m.topic) || (shares && !shares.includes(s.filter))) continue;
+        const members = groups.get(s.filter) ?? [];
+        members.push({ clientId: s.clientId, sub: s });
+        groups.set(s.filter, members);
+        continue;
+      }
       const list = byClient.get(s.clientId) ?? [];
       list.push(s);
       byClient.set(s.clientId, list);
@@ -91,7 +124,23 @@ export class Delivery {
       const plan = planDelivery(m, subs, this.sessionKey(clientId));
       if (plan && this.deliverTo(clientId, m, plan, now)) reached += 1;
     }
+    for (const [key, members] of groups) if (this.deliverShared(key, members, m, now)) reached += 1;
     return reached;
+  }
+
+  /**
+   * One member of a share group gets the message [MQTT-4.8.2]: in turn among the connected
+   * sessions, or when none is connected (QoS 1/2) among the persistent ones, queued.
+   */
+  private deliverShared(key: string, members: Member[], m: Message, now: number): boolean {
+    const connected = new Set(this.live().map((l) => l.att.conn.clientId));
+    const sorted = [...members].sort((a, b) => (a.clientId < b.clientId ? -1 : 1));
+    let pool = sorted.filter((x) => connected.has(x.clientId));
+    if (pool.length === 0 && m.qos > 0) {
+      pool = sorted.filter((x) => (this.store.sessions.session(x.clientId)?.expiry ?? 0) > 0);
+    }
+    const chosen = this.rotation.pick(key, pool);
+    return chosen !== null && this.deliverTo(chosen.clientId, m, sharedPlan(m, chosen.sub), now);
   }
 
   /** One message to one session: sent now, or queued (QoS 1/2) for an offline persistent session. */
@@ -217,6 +266,8 @@ export class Delivery {
     for (const s of subs) {
       const existed = this.store.sessions.subscribe(clientId, s);
       if (s.retainHandling === 2 || (s.retainHandling === 1 && existed)) continue;
+      // No retained messages for a shared subscription [MQTT-4.8.2].
+      if (s.filter.startsWith(SHARE_PREFIX)) continue;
       for (const m of await retainedFor(s.filter)) {
         if (!topicMatches(s.filter, m.topic)) continue;
         const plan: DeliveryPlan = {

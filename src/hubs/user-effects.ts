@@ -17,6 +17,7 @@ import {
   gone,
   HEARTBEAT_MS,
   type Hub,
+  saveAttachment,
   send,
   sendAs,
   sessionKey,
@@ -32,6 +33,7 @@ function ctxFor(hub: Hub, att: Attachment, now: number): Ctx {
   return {
     now,
     who,
+    keepalivePolicy: att.ka,
     isMember: (g) => groups.has(g),
     // A session with expiry 0 lives only as long as its connection: a new CONNECT ends it.
     hasSession: (c) => (hub.store.sessions.session(c)?.expiry ?? 0) > 0,
@@ -83,7 +85,7 @@ export async function onMessage(hub: Hub, ws: WebSocket, data: string | ArrayBuf
     if (packet.type === "connect") await refreshMemberships(hub);
     await apply(hub, ws, att, handlePacket(att.conn, packet, ctxFor(hub, att, now)), now);
   }
-  if (!gone(ws, att)) ws.serializeAttachment(att);
+  if (!gone(ws, att)) saveAttachment(ws, att);
 }
 
 /** Writes a result's packets, runs its effects, and closes when it says so. */
@@ -93,7 +95,7 @@ async function apply(hub: Hub, ws: WebSocket, att: Attachment, result: Result, n
   for (const packet of result.out) send(hub, ws, att.conn, packet);
   for (const effect of result.effects) await runEffect(hub, ws, att, effect, now);
   if (!wasConnected && att.conn.phase === "connected" && !gone(ws, att)) {
-    ws.serializeAttachment(att);
+    saveAttachment(ws, att);
     hub.delivery.resume(att.conn.clientId, ws, att.conn.version, now);
     await armAlarm(hub, deadline(att) ?? now + HEARTBEAT_MS);
   }

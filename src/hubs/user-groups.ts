@@ -1,4 +1,5 @@
 import { type Message, parseStatus } from "../mqtt/session";
+import { parseShared } from "../mqtt/shared";
 import { channelOf } from "../mqtt/topics";
 import { groupHub } from "./common";
 import type { Hub } from "./user-context";
@@ -46,25 +47,46 @@ export async function refreshMemberships(hub: Hub): Promise<void> {
   hub.store.setMemberships(results.map((r) => r.group_id));
 }
 
-/** Registers with the GroupHubs our subscriptions reach, and leaves the others. */
+/**
+ * Registers with the GroupHubs our subscriptions reach, and leaves the others: as a subscriber
+ * for plain subscriptions, and per share group for shared ones (`<group>\u0000<$share filter>`).
+ */
 export async function syncGroupRegistrations(hub: Hub): Promise<void> {
   const who = hub.who;
   if (!who) return;
   const mine = hub.store.memberships();
   const wanted = new Set<string>();
+  const wantedShares = new Set<string>();
   for (const s of hub.store.sessions.subscriptions()) {
-    const ch = channelOf(who.app, s.filter);
+    const shared = parseShared(s.filter);
+    const ch = channelOf(who.app, shared?.filter ?? s.filter);
     if (ch.kind !== "group") continue;
-    if (ch.id === "+") for (const g of mine) wanted.add(g);
-    else if (mine.has(ch.id)) wanted.add(ch.id);
+    const groups = ch.id === "+" ? [...mine] : mine.has(ch.id) ? [ch.id] : [];
+    for (const g of groups) {
+      if (shared) wantedShares.add(`${g}\u0000${s.filter}`);
+      else wanted.add(g);
+    }
   }
-  const had = new Set<string>(JSON.parse(hub.store.getMeta("group_regs") ?? "[]") as string[]);
+  const plain = diff(hub, "group_regs", wanted);
+  const shares = diff(hub, "group_share_regs", wantedShares);
+  const split = (entry: string) => entry.split("\u0000") as [string, string];
+  await Promise.all([
+    ...plain.add.map((g) => groupHub(hub.env, who.app, g).addSubscriber(who.app, g, who.id)),
+    ...plain.drop.map((g) => groupHub(hub.env, who.app, g).removeSubscriber(who.app, g, who.id)),
+    ...shares.add
+      .map(split)
+      .map(([g, key]) => groupHub(hub.env, who.app, g).addShare(who.app, g, who.id, key)),
+    ...shares.drop
+      .map(split)
+      .map(([g, key]) => groupHub(hub.env, who.app, g).removeShare(who.app, g, who.id, key)),
+  ]);
+}
+
+/** What to add and drop to get from the registrations stored under `meta` to `wanted` (then stored). */
+function diff(hub: Hub, meta: string, wanted: Set<string>): { add: string[]; drop: string[] } {
+  const had = new Set<string>(JSON.parse(hub.store.getMeta(meta) ?? "[]") as string[]);
   const add = [...wanted].filter((g) => !had.has(g));
   const drop = [...had].filter((g) => !wanted.has(g));
-  if (add.length === 0 && drop.length === 0) return;
-  hub.store.setMeta("group_regs", JSON.stringify([...wanted]));
-  await Promise.all([
-    ...add.map((g) => groupHub(hub.env, who.app, g).addSubscriber(who.app, g, who.id)),
-    ...drop.map((g) => groupHub(hub.env, who.app, g).removeSubscriber(who.app, g, who.id)),
-  ]);
+  if (add.length || drop.length) hub.store.setMeta(meta, JSON.stringify([...wanted]));
+  return { add, drop };
 }

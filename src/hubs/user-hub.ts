@@ -1,7 +1,15 @@
 import { DurableObject } from "cloudflare:workers";
-import { type Message, newConnState } from "../mqtt/session";
+import { type KeepalivePolicy, type Message, newConnState } from "../mqtt/session";
+import { innerFilter } from "../mqtt/shared";
 import { channelOf, type Identity } from "../mqtt/topics";
-import { IDENTITY_APP, IDENTITY_SUB, logHubError, type PublishOutcome } from "./common";
+import {
+  type GroupMessage,
+  IDENTITY_APP,
+  IDENTITY_KEEPALIVE,
+  IDENTITY_SUB,
+  logHubError,
+  type PublishOutcome,
+} from "./common";
 import {
   type Attachment,
   armAlarm,
@@ -16,6 +24,16 @@ import { onMessage } from "./user-effects";
 import { syncGroupRegistrations } from "./user-groups";
 import { closeSocket, connectionLost, type Presence, presenceOf, recover, sweep } from "./user-lifecycle";
 import { UserStore } from "./user-store";
+
+/** The keepalive policy the Worker put on the upgrade (absent: the clients' own values). */
+function keepaliveHeader(value: string | null): KeepalivePolicy | undefined {
+  if (!value) return undefined;
+  const p = JSON.parse(value) as Partial<KeepalivePolicy>;
+  if (typeof p.min !== "number" || typeof p.max !== "number") return undefined;
+  return typeof p.preferred === "number"
+    ? { preferred: p.preferred, min: p.min, max: p.max }
+    : { min: p.min, max: p.max };
+}
 
 /**
  * One per `<app>:<user id or imei>`: that identity's MQTT connections (hibernatable WebSockets),
@@ -87,6 +105,7 @@ export class UserHub extends DurableObject<Env> {
         openedAt: now,
         lastSeen: now,
         conn: newConnState(),
+        ka: keepaliveHeader(request.headers.get(IDENTITY_KEEPALIVE)),
       };
       pair[1].serializeAttachment(att);
       await armAlarm(this.hub, now + CONNECT_TIMEOUT_MS);
@@ -146,7 +165,7 @@ export class UserHub extends DurableObject<Env> {
   // --- RPC (Worker, GroupHub) ------------------------------------------------------------
 
   /** Delivers messages published elsewhere (a group, the push pipeline): connections reached. */
-  async deliver(who: Identity, messages: Message[]): Promise<number> {
+  async deliver(who: Identity, messages: GroupMessage[]): Promise<number> {
     try {
       this.remember(who);
       const mine = this.hub.store.memberships();
@@ -155,7 +174,8 @@ export class UserHub extends DurableObject<Env> {
         // A member removed while a group fan-out was under way gets nothing more from it.
         const ch = channelOf(who.app, m.topic);
         if (ch.kind === "group" && !mine.has(ch.id)) continue;
-        reached += this.hub.delivery.deliver(m, Date.now());
+        const { shares, ...message } = m;
+        reached += this.hub.delivery.deliver(message, Date.now(), shares);
       }
       return reached;
     } catch (err) {
@@ -194,7 +214,7 @@ export class UserHub extends DurableObject<Env> {
       this.hub.store.setMembership(groupId, member);
       if (!member) {
         this.hub.store.sessions.deleteSubscriptionsWhere((f) => {
-          const ch = channelOf(who.app, f);
+          const ch = channelOf(who.app, innerFilter(f));
           return ch.kind === "group" && ch.id === groupId;
         });
       }

@@ -1,4 +1,5 @@
 import { errors, jwtVerify, SignJWT } from "jose";
+import { type DeviceClass, isDeviceClass } from "../mqtt/session/keepalive";
 
 /** Tokens signed with JWT_SECRET (HS256): technician sessions and MQTT tokens. */
 export type TokenClaims = {
@@ -9,6 +10,8 @@ export type TokenClaims = {
   /** "session" for technician logins (with `sid`), "mqtt" for POST /psp/mqtt/token. */
   typ: "session" | "mqtt";
   sid?: string;
+  /** MQTT tokens: the device class the app's keepalive settings are chosen by. */
+  cls?: DeviceClass;
   exp: number;
 };
 
@@ -44,6 +47,7 @@ export const verifyToken = async (secret: string, token: string): Promise<TokenC
       app: payload.app,
       typ: payload.typ,
       sid: typeof payload.sid === "string" ? payload.sid : undefined,
+      cls: isDeviceClass(payload.cls) ? payload.cls : undefined,
       exp: payload.exp,
     };
   } catch (err) {

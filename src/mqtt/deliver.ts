@@ -1,5 +1,6 @@
 import type { PublishPacket, QoS } from "./codec/types";
 import type { Message, StoredSubscription } from "./session/state";
+import { SHARE_PREFIX } from "./shared";
 import { topicMatches } from "./topics";
 
 /** How one session receives one message, or null when none of its subscriptions match. */
@@ -18,7 +19,8 @@ export const planDelivery = (
 ): DeliveryPlan | null => {
   let plan: DeliveryPlan | null = null;
   for (const s of subs) {
-    if (!topicMatches(s.filter, message.topic)) continue;
+    // Shared subscriptions are planned by share group (sharedPlan), never here.
+    if (s.filter.startsWith(SHARE_PREFIX) || !topicMatches(s.filter, message.topic)) continue;
     if (s.noLocal && message.from === sessionKey) continue;
     const qos = Math.min(message.qos, s.qos) as QoS;
     plan ??= { qos: 0, retain: false, subscriptionIds: [] };
@@ -28,6 +30,13 @@ export const planDelivery = (
   }
   return plan;
 };
+
+/** How the member picked for a share group receives a message through its shared subscription. */
+export const sharedPlan = (message: Message, sub: StoredSubscription): DeliveryPlan => ({
+  qos: Math.min(message.qos, sub.qos) as QoS,
+  retain: sub.retainAsPublished && message.retain,
+  subscriptionIds: sub.subscriptionId !== undefined ? [sub.subscriptionId] : [],
+});
 
 /** The PUBLISH a subscriber gets; `null` once the message has expired [MQTT-3.3.2-5/6]. */
 export const toPublish = (

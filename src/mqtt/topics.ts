@@ -10,9 +10,6 @@
 /** Topic name and filter syntax live with the codec [MQTT-4.7]. */
 export { isValidTopicFilter, isValidTopicName } from "./codec/topic";
 
-/** Shared subscriptions (`$share/…`) are not offered. */
-export const isSharedFilter = (filter: string): boolean => filter.startsWith("$share/");
-
 /**
  * Whether `topic` matches `filter` [MQTT-4.7]. Filters starting with a wildcard do not match
  * topics starting with `$` [MQTT-4.7.2-1].

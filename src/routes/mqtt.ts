@@ -1,8 +1,9 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../env";
-import { IDENTITY_APP, IDENTITY_SUB, userHub } from "../hubs/common";
+import { IDENTITY_APP, IDENTITY_KEEPALIVE, IDENTITY_SUB, userHub } from "../hubs/common";
 import { IDENTIFIER } from "../lib/ids";
 import { verifyToken } from "../lib/jwt";
+import { keepalivePolicy } from "../mqtt/session/keepalive";
 import { findAppByName } from "../services/apps";
 import { resolveSession } from "./technician/session";
 
@@ -31,5 +32,6 @@ export const mqttRoute = new Hono<AppEnv>().get("/", async (c) => {
   const headers = new Headers(c.req.raw.headers);
   headers.set(IDENTITY_APP, app.name);
   headers.set(IDENTITY_SUB, claims.sub);
+  headers.set(IDENTITY_KEEPALIVE, JSON.stringify(keepalivePolicy(app.mqttKeepalive, claims.cls)));
   return userHub(c.env, { app: app.name, id: claims.sub }).fetch(new Request(c.req.raw, { headers }));
 });

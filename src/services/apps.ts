@@ -3,6 +3,7 @@ import type { Db } from "../db/client";
 import { type AppRow, apps } from "../db/schema";
 import { adminFail } from "../errors";
 import { decryptSecret, encryptSecret, randomHex } from "../lib/crypto";
+import type { KeepaliveSettings } from "../mqtt/session/keepalive";
 
 /** An app as the admin and partner APIs show it: never its secret. */
 export const appView = (app: AppRow) => ({
@@ -13,6 +14,7 @@ export const appView = (app: AppRow) => ({
   ios_payload_limit: app.iosPayloadLimit,
   android_payload_limit: app.androidPayloadLimit,
   push_rate_limit: app.pushRateLimit,
+  mqtt_keepalive: app.mqttKeepalive ?? null,
   created_at: new Date(app.createdAt).toISOString(),
 });
 
@@ -38,6 +40,7 @@ export type AppSettings = {
   ios_payload_limit?: number;
   android_payload_limit?: number;
   push_rate_limit?: number;
+  mqtt_keepalive?: KeepaliveSettings | null;
 };
 
 export const createApp = async (
@@ -71,6 +74,7 @@ export const updateApp = async (db: Db, appkey: string, input: AppSettings): Pro
       iosPayloadLimit: input.ios_payload_limit,
       androidPayloadLimit: input.android_payload_limit,
       pushRateLimit: input.push_rate_limit,
+      mqttKeepalive: input.mqtt_keepalive,
       updatedAt: Date.now(),
     })
     .where(eq(apps.appkey, appkey))

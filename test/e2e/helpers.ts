@@ -25,6 +25,17 @@ export const createApp = async (): Promise<App> => {
   return (await res.json()) as App;
 };
 
+/** Changes an app's settings through the admin API (PUT /api/admin/apps/:appkey). */
+export const setApp = async (app: App, settings: Record<string, unknown>) => {
+  const res = await fetch(`${BASE}/api/admin/apps/${app.appkey}`, {
+    method: "PUT",
+    headers: ADMIN,
+    body: JSON.stringify(settings),
+  });
+  if (res.status !== 200) throw new Error(`app settings: ${res.status} ${await res.text()}`);
+  return (await res.json()) as Record<string, unknown>;
+};
+
 let lastTimestamp = 0;
 /** A signed partner call (CONTRACT §2: the sign covers method, url with query, timestamp, body). */
 export const psp = async (app: App, method: string, path: string, body?: unknown) => {
@@ -46,8 +57,12 @@ export const psp = async (app: App, method: string, path: string, body?: unknown
   return { status: res.status, body: (await res.json()) as { ret: string; data: Record<string, unknown> } };
 };
 
-export const mqttToken = async (app: App, sub: string): Promise<string> => {
-  const { body } = await psp(app, "POST", "/psp/mqtt/token", { sub });
+export const mqttToken = async (
+  app: App,
+  sub: string,
+  extra: { device_class?: string } = {},
+): Promise<string> => {
+  const { body } = await psp(app, "POST", "/psp/mqtt/token", { sub, ...extra });
   if (body.ret !== "SUCCESS") throw new Error(`token: ${JSON.stringify(body)}`);
   return String(body.data.token);
 };

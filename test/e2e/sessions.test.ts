@@ -195,7 +195,7 @@ describe.concurrent("CONNECT rules", () => {
       retainAvailable: true,
       wildcardSubscriptionAvailable: true,
       subscriptionIdentifiersAvailable: true,
-      sharedSubscriptionAvailable: false,
+      sharedSubscriptionAvailable: true,
     });
     expect(a.connack.properties?.topicAliasMaximum).toBeGreaterThan(0);
     expect(a.connack.properties?.receiveMaximum).toBeGreaterThan(0);

@@ -133,6 +133,23 @@ describe("apps", () => {
     expect(body).toMatchObject({ name: app.name, enabled: true, push_rate_limit: 100 });
   });
 
+  it("keeps mqtt_keepalive (per device class, floor, ceiling), refuses bad ones, and clears it with null", async () => {
+    const app = await createApp();
+    expect((await admin(`/apps/${app.appkey}`)).body.mqtt_keepalive).toBeNull();
+    const setting = { watch: 300, phone: 120, min: 30, max: 600 };
+    const put = await admin(`/apps/${app.appkey}`, { method: "PUT", json: { mqtt_keepalive: setting } });
+    expect(put.status).toBe(200);
+    expect(put.body.mqtt_keepalive).toEqual(setting);
+    expect((await admin(`/apps/${app.appkey}`)).body.mqtt_keepalive).toEqual(setting);
+    for (const bad of [{ min: 100, max: 50 }, { watch: 0 }, { watch: 70000 }, { tablet: 60 }, { max: 1.5 }]) {
+      const { status } = await admin(`/apps/${app.appkey}`, { method: "PUT", json: { mqtt_keepalive: bad } });
+      expect(status).toBe(400);
+    }
+    expect((await admin(`/apps/${app.appkey}`)).body.mqtt_keepalive).toEqual(setting);
+    const cleared = await admin(`/apps/${app.appkey}`, { method: "PUT", json: { mqtt_keepalive: null } });
+    expect(cleared.body.mqtt_keepalive).toBeNull();
+  });
+
   it("answers 404 for an unknown appkey", async () => {
     expect((await admin("/apps/ffffffffffffffffffffffff")).status).toBe(404);
     const put = await admin("/apps/ffffffffffffffffffffffff", { method: "PUT", json: { enabled: false } });

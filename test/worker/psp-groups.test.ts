@@ -154,6 +154,25 @@ describe("GET /psp/presence and POST /psp/mqtt/token", () => {
     expect(payload).toMatchObject({ sub: "u1", app: expect.stringMatching(/^app-/), typ: "mqtt" });
   });
 
+  it("carries an optional device_class into the token (cls) and the answer", async () => {
+    const app = await createApp();
+    const { status, body } = await json(
+      await pspSigned(app, "POST", "/psp/mqtt/token", JSON.stringify({ sub: "w1", device_class: "watch" })),
+    );
+    expect(status).toBe(200);
+    const data = body.data as { token: string; device_class: string };
+    expect(data.device_class).toBe("watch");
+    const payload = JSON.parse(atob(data.token.split(".")[1]?.replace(/-/g, "+").replace(/_/g, "/") ?? ""));
+    expect(payload).toMatchObject({ sub: "w1", cls: "watch" });
+    const bad = await pspSigned(
+      app,
+      "POST",
+      "/psp/mqtt/token",
+      JSON.stringify({ sub: "w1", device_class: "car" }),
+    );
+    expect(bad.status).toBe(400);
+  });
+
   it.each([
     [{ sub: "a/b" }],
     [{ sub: "" }],

@@ -1,5 +1,6 @@
 import type { ConnackPacket, ConnectPacket, Properties } from "../codec/types";
 import { channelOf, isValidTopicName, mayPublish } from "../topics";
+import { negotiateKeepalive, OPEN_POLICY } from "./keepalive";
 import { parseStatus } from "./publish";
 import {
   type ConnState,
@@ -50,11 +51,15 @@ const willOf = (p: ConnectPacket, now: number): WillMessage | undefined => {
 /** CONNECT [MQTT-3.1]: validates, opens (or resumes) the session, answers CONNACK. */
 export const handleConnect = (conn: ConnState, p: ConnectPacket, ctx: Ctx): Result => {
   const props = p.properties ?? {};
+  const ka = negotiateKeepalive(ctx.keepalivePolicy ?? OPEN_POLICY, p.keepalive, p.protocolVersion);
   const base: ConnState = {
     ...conn,
     version: p.protocolVersion,
-    keepalive: p.keepalive,
+    keepalive: ka.keepalive,
     clientReceiveMaximum: props.receiveMaximum ?? 65535,
+    // [MQTT-3.3.2-17] aliases towards the client only up to its Topic Alias Maximum (5.0 only).
+    clientTopicAliasMaximum:
+      p.protocolVersion === 5 ? Math.min(props.topicAliasMaximum ?? 0, SERVER.outboundTopicAliases) : 0,
     clientMaximumPacketSize: props.maximumPacketSize ?? 268435455,
     problemInfo: props.requestProblemInformation ?? true,
   };
@@ -114,7 +119,8 @@ export const handleConnect = (conn: ConnState, p: ConnectPacket, ctx: Ctx): Resu
           retainAvailable: true,
           wildcardSubscriptionAvailable: true,
           subscriptionIdentifiersAvailable: true,
-          sharedSubscriptionAvailable: false,
+          sharedSubscriptionAvailable: true,
+          ...(ka.serverKeepAlive !== undefined ? { serverKeepAlive: ka.serverKeepAlive } : {}),
           ...(assigned ? { assignedClientIdentifier: assigned } : {}),
           ...(expiry !== asked ? { sessionExpiryInterval: expiry } : {}),
         }

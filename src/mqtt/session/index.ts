@@ -5,6 +5,7 @@ import { type ConnState, type Ctx, ProtocolViolation, RC, type Result } from "./
 import { handleSubscribe, handleUnsubscribe } from "./subscribe";
 
 export { announcedLevel } from "./connect";
+export * from "./keepalive";
 export { parseStatus } from "./publish";
 export * from "./state";
 

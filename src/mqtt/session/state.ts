@@ -1,5 +1,6 @@
 import type { Packet, Properties, ProtocolVersion, QoS } from "../codec/types";
 import type { Identity } from "../topics";
+import type { KeepalivePolicy } from "./keepalive";
 
 /** What the broker offers every client (sent in the MQTT 5 CONNACK). */
 export const SERVER = {
@@ -11,6 +12,8 @@ export const SERVER = {
   maximumPacketSize: 256 * 1024,
   /** Session expiry cap: sessions of silent clients are dropped after 30 days. */
   maxSessionExpiry: 30 * 24 * 3600,
+  /** Topic aliases we use towards a client at most (fewer when its Topic Alias Maximum says so). */
+  outboundTopicAliases: 16,
   /** Longest client identifier we accept. */
   maxClientIdLength: 128,
 } as const;
@@ -60,6 +63,8 @@ export interface ConnState {
   /** The client's limits towards us (MQTT 5 CONNECT properties). */
   clientReceiveMaximum: number;
   clientMaximumPacketSize: number;
+  /** Topic aliases we may use towards the client (its Topic Alias Maximum, capped; 0: none). */
+  clientTopicAliasMaximum: number;
   /** Whether the client asked for reason strings (Request Problem Information). */
   problemInfo: boolean;
   /** Inbound topic aliases (alias → topic) [MQTT-3.3.2-12]. */
@@ -74,6 +79,7 @@ export const newConnState = (): ConnState => ({
   keepalive: 0,
   clientReceiveMaximum: 65535,
   clientMaximumPacketSize: 268435455,
+  clientTopicAliasMaximum: 0,
   problemInfo: true,
   aliases: {},
 });
@@ -82,6 +88,8 @@ export const newConnState = (): ConnState => ({
 export interface Ctx {
   now: number;
   who: Identity;
+  /** The connection's keepalive policy (app settings and the token's device class). */
+  keepalivePolicy?: KeepalivePolicy;
   isMember(groupId: string): boolean;
   /** Whether a stored session exists for the client id (for Session Present). */
   hasSession(clientId: string): boolean;

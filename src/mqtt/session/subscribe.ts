@@ -1,6 +1,14 @@
 import type { SubscribePacket, UnsubscribePacket } from "../codec/types";
-import { isSharedFilter, isValidTopicFilter, subscribeScope } from "../topics";
-import { type ConnState, type Ctx, RC, type Result, type StoredSubscription } from "./state";
+import { parseShared } from "../shared";
+import { isValidTopicFilter, subscribeScope } from "../topics";
+import {
+  type ConnState,
+  type Ctx,
+  ProtocolViolation,
+  RC,
+  type Result,
+  type StoredSubscription,
+} from "./state";
 
 /** 3.1.1 SUBACK failure code [MQTT-3.9.3]. */
 const V4_FAILURE = 0x80;
@@ -12,10 +20,14 @@ export const handleSubscribe = (conn: ConnState, p: SubscribePacket, ctx: Ctx): 
   const accepted: StoredSubscription[] = [];
   for (const s of p.subscriptions) {
     let code: number;
+    // A shared subscription `$share/<name>/<filter>` is checked by its inner filter [MQTT-4.8.2].
+    const shared = parseShared(s.topic);
+    if (shared && s.noLocal) {
+      // [MQTT-3.8.3-4] No Local on a shared subscription is a protocol error.
+      throw new ProtocolViolation(RC.ProtocolError, "no local on a shared subscription");
+    }
     if (!isValidTopicFilter(s.topic)) code = conn.version === 5 ? RC.TopicFilterInvalid : V4_FAILURE;
-    else if (isSharedFilter(s.topic))
-      code = conn.version === 5 ? RC.SharedSubscriptionsNotSupported : V4_FAILURE;
-    else if (!subscribeScope(ctx.who, s.topic, ctx.isMember))
+    else if (!subscribeScope(ctx.who, shared?.filter ?? s.topic, ctx.isMember))
       code = conn.version === 5 ? RC.NotAuthorized : V4_FAILURE;
     else {
       // [MQTT-3.9.3-2] the granted QoS; we support QoS 2, so what was asked.

@@ -21,7 +21,8 @@ pspApi.use(
 pspApi.use("*", pspAuth);
 
 pspApi.get("/app", (c) => {
-  const { created_at: _, ...view } = appView(c.var.app);
+  // CONTRACT §2's shape: the admin-only settings (created_at, mqtt_keepalive) are left out.
+  const { created_at: _, mqtt_keepalive: __, ...view } = appView(c.var.app);
   return c.json({ ret: "SUCCESS", data: view });
 });
 

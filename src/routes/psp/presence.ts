@@ -13,11 +13,19 @@ export const pspPresence = new Hono<AppEnv>()
     return c.json({ ret: "SUCCESS", data: await userHub(c.env, who).presence(who) });
   })
   .post("/mqtt/token", async (c) => {
-    const { sub, ttl_s } = await pspBody(c, mqttTokenSchema);
+    const { sub, ttl_s, device_class } = await pspBody(c, mqttTokenSchema);
     const { token, exp } = await signToken(
       c.env.JWT_SECRET,
-      { sub, app: c.var.app.name, typ: "mqtt" },
+      { sub, app: c.var.app.name, typ: "mqtt", ...(device_class ? { cls: device_class } : {}) },
       ttl_s ?? DEFAULT_MQTT_TTL_S,
     );
-    return c.json({ ret: "SUCCESS", data: { token, sub, expires_at: new Date(exp * 1000).toISOString() } });
+    return c.json({
+      ret: "SUCCESS",
+      data: {
+        token,
+        sub,
+        expires_at: new Date(exp * 1000).toISOString(),
+        ...(device_class ? { device_class } : {}),
+      },
+    });
   });

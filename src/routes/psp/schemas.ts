@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { IDENTIFIER } from "../../lib/ids";
+import { DEVICE_CLASSES } from "../../mqtt/session/keepalive";
 
 export const identifier = z.string().regex(IDENTIFIER, "must match ^[A-Za-z0-9_.:-]{1,64}$");
 
@@ -28,6 +29,8 @@ export const mqttTokenSchema = z.strictObject({
     .min(60)
     .max(365 * 24 * 3600)
     .optional(),
+  /** Chooses the app's keepalive for this device (admin `mqtt_keepalive`). */
+  device_class: z.enum(DEVICE_CLASSES).optional(),
 });
 
 export const presenceQuery = z.object({ user_id: identifier });

@@ -202,3 +202,69 @@ describe("SUBSCRIBE, PING, DISCONNECT", () => {
     ]);
   });
 });
+
+describe("server-side MQTT 5 features in the session core", () => {
+  it("CONNACK: Server Keep Alive from the policy, Shared Subscription Available, the client's alias maximum kept", () => {
+    const r = handlePacket(
+      newConnState(),
+      connect({ protocolVersion: 5, keepalive: 60, properties: { topicAliasMaximum: 100 } }),
+      ctx({ keepalivePolicy: { preferred: 300, min: 30, max: 600 } }),
+    );
+    expect(r.out[0]).toMatchObject({
+      type: "connack",
+      properties: { serverKeepAlive: 300, sharedSubscriptionAvailable: true },
+    });
+    expect(r.conn.keepalive).toBe(300);
+    expect(r.conn.clientTopicAliasMaximum).toBe(16); // capped at SERVER.outboundTopicAliases
+  });
+
+  it("3.1.1: no Server Keep Alive, the floor enforced", () => {
+    const r = handlePacket(
+      newConnState(),
+      connect({ keepalive: 5 }),
+      ctx({ keepalivePolicy: { min: 30, max: 60 } }),
+    );
+    expect(r.out[0]).toEqual({
+      type: "connack",
+      sessionPresent: false,
+      reasonCode: 0,
+      properties: undefined,
+    });
+    expect(r.conn.keepalive).toBe(30);
+    expect(r.conn.clientTopicAliasMaximum).toBe(0);
+  });
+
+  it("grants a shared subscription by its inner filter's ACL and stores the full filter", () => {
+    const packet: Packet = {
+      type: "subscribe",
+      messageId: 4,
+      subscriptions: [
+        { topic: "$share/g/xunqun/user/u1/#", qos: 1 },
+        { topic: "$share/g/xunqun/user/u2/#", qos: 1 },
+        { topic: "$share/g/xunqun/group/fam/+", qos: 2 },
+      ],
+    };
+    const r = handlePacket(connected(5), packet, ctx());
+    expect(r.out).toEqual([{ type: "suback", messageId: 4, granted: [1, RC.NotAuthorized, 2] }]);
+    expect(r.effects).toEqual([
+      {
+        type: "subscribe",
+        subscriptions: [
+          expect.objectContaining({ filter: "$share/g/xunqun/user/u1/#" }),
+          expect.objectContaining({ filter: "$share/g/xunqun/group/fam/+" }),
+        ],
+      },
+    ]);
+  });
+
+  it("No Local on a shared subscription is a protocol error [MQTT-3.8.3-4]", () => {
+    const packet: Packet = {
+      type: "subscribe",
+      messageId: 5,
+      subscriptions: [{ topic: "$share/g/xunqun/user/u1/#", qos: 1, noLocal: true }],
+    };
+    const r = handlePacket(connected(5), packet, ctx());
+    expect(r.out).toEqual([expect.objectContaining({ type: "disconnect", reasonCode: RC.ProtocolError })]);
+    expect(r.close).toBeDefined();
+  });
+});
