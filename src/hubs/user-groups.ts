@@ -1,7 +1,7 @@
 import { type Message, parseStatus } from "../mqtt/session";
 import { channelOf } from "../mqtt/topics";
-import { groupHub } from "./common";
-import type { Hub } from "./user-context";
+import { groupHub, logHubError } from "./common";
+import { type Hub, hubLabel } from "./user-context";
 
 /** Routes a client's (or a will's) message: user topics here, group topics to their GroupHub. */
 export async function route(hub: Hub, m: Message, now: number): Promise<void> {
@@ -15,7 +15,13 @@ export async function route(hub: Hub, m: Message, now: number): Promise<void> {
     return;
   }
   if (ch.kind === "group") {
-    await groupHub(hub.env, who.app, ch.id).publish(who.app, ch.id, m);
+    // A client's (or a will's) message: its PUBACK has gone already, so a group that could not
+    // take it is logged here rather than ending the publisher's connection.
+    try {
+      await groupHub(hub.env, who.app, ch.id).publish(who.app, ch.id, m);
+    } catch (err) {
+      logHubError(hubLabel(hub), `route to group ${ch.id}`, err);
+    }
     return;
   }
   if (m.retain) hub.store.retain(m);
@@ -62,9 +68,10 @@ export async function syncGroupRegistrations(hub: Hub): Promise<void> {
   const add = [...wanted].filter((g) => !had.has(g));
   const drop = [...had].filter((g) => !wanted.has(g));
   if (add.length === 0 && drop.length === 0) return;
-  hub.store.setMeta("group_regs", JSON.stringify([...wanted]));
   await Promise.all([
     ...add.map((g) => groupHub(hub.env, who.app, g).addSubscriber(who.app, g, who.id)),
     ...drop.map((g) => groupHub(hub.env, who.app, g).removeSubscriber(who.app, g, who.id)),
   ]);
+  // Written once the GroupHubs have it: after a failure the next sync tries again.
+  hub.store.setMeta("group_regs", JSON.stringify([...wanted]));
 }

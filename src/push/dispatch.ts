@@ -4,7 +4,14 @@ import { createDb, type Db } from "../db/client";
 import { apps, devices, tasks, taskTargets } from "../db/schema";
 import { getCredentials } from "../services/credentials";
 import { MAX_QUEUE_DELAY_S } from "../services/push-tasks";
-import { type BatchMessage, expandPage, type TaskPageMessage } from "./expand";
+import {
+  type BatchMessage,
+  expandPage,
+  type MqttMessage,
+  mqttMessageOf,
+  publishTo,
+  type TaskPageMessage,
+} from "./expand";
 import { apnsProvider } from "./providers/apns";
 import { fcmProvider } from "./providers/fcm";
 import { getuiProvider } from "./providers/getui";
@@ -12,7 +19,7 @@ import type { PushJob, PushProvider, SendResult } from "./providers/types";
 import type { PushRequest } from "./request";
 import { providerData } from "./route";
 
-type QueueMessage = TaskPageMessage | BatchMessage;
+type QueueMessage = TaskPageMessage | BatchMessage | MqttMessage;
 
 /** Exponential backoff for a retried batch: base, 2 × base, 4 × base, … at most 10 minutes (base: PUSH_RETRY_BASE_S, 5 s). */
 export const backoffSeconds = (attempts: number, retryAfterS = 0, baseS = 5) =>
@@ -49,23 +56,36 @@ const finishIfComplete = async (db: Db, taskId: string) => {
     );
 };
 
+/** The channel and target keys of a batch or MQTT message. */
+const keysOf = (m: BatchMessage | MqttMessage) =>
+  m.kind === "mqtt"
+    ? { channel: "mqtt", targets: m.topics }
+    : { channel: m.provider, targets: m.targets.map((t) => t.token) };
+
 /** Ends the pending targets of a batch with a reason; the batch no longer counts as pending. */
-const closeBatch = async (db: Db, m: BatchMessage, status: "failed" | "cancelled", reason: string) => {
-  const closed = await db
-    .update(taskTargets)
-    .set({ status, reason, updatedAt: Date.now() })
-    .where(
-      and(
-        eq(taskTargets.taskId, m.taskId),
-        eq(taskTargets.channel, m.provider),
-        inArray(taskTargets.status, ["pending", "sending"]),
-        inArray(
-          taskTargets.target,
-          m.targets.map((t) => t.token),
+const closeBatch = async (
+  db: Db,
+  m: BatchMessage | MqttMessage,
+  status: "failed" | "cancelled",
+  reason: string,
+) => {
+  const { channel, targets } = keysOf(m);
+  const closed: { t: string }[] = [];
+  for (let i = 0; i < targets.length; i += 90) {
+    const rows = await db
+      .update(taskTargets)
+      .set({ status, reason, updatedAt: Date.now() })
+      .where(
+        and(
+          eq(taskTargets.taskId, m.taskId),
+          eq(taskTargets.channel, channel),
+          inArray(taskTargets.status, ["pending", "sending"]),
+          inArray(taskTargets.target, targets.slice(i, i + 90)),
         ),
-      ),
-    )
-    .returning({ t: taskTargets.target });
+      )
+      .returning({ t: taskTargets.target });
+    closed.push(...rows);
+  }
   await db
     .update(tasks)
     .set({
@@ -225,6 +245,79 @@ const runBatch = async (env: Env, db: Db, m: BatchMessage, message: Message): Pr
   message.retry({ delaySeconds: backoffSeconds(message.attempts, retryAfter ?? 0, retryBase(env)) });
 };
 
+/**
+ * MQTT publishes whose hub call failed: published again. A hub that still fails keeps its
+ * topic pending and the message is retried with backoff; after the last retry the dead-letter
+ * queue records it as failed (HUB_UNAVAILABLE). Never counted as sent before a hub took it.
+ */
+const runMqtt = async (env: Env, db: Db, m: MqttMessage, message: Message): Promise<void> => {
+  const task = await db.query.tasks.findFirst({ where: eq(tasks.id, m.taskId) });
+  if (!task) return message.ack();
+  if (task.status === "cancelled")
+    return closeBatch(db, m, "cancelled", "CANCELLED").then(() => message.ack());
+  const now = Date.now();
+  if (task.expireAt !== null && task.expireAt <= now)
+    return closeBatch(db, m, "failed", "EXPIRED").then(() => message.ack());
+  const app = await db.query.apps.findFirst({ where: eq(apps.id, task.appId) });
+  if (!app) return closeBatch(db, m, "failed", "NO_APP").then(() => message.ack());
+  const claimed = await db
+    .update(taskTargets)
+    .set({ status: "sending", updatedAt: now })
+    .where(
+      and(
+        eq(taskTargets.taskId, task.id),
+        eq(taskTargets.channel, "mqtt"),
+        inArray(taskTargets.target, m.topics),
+        or(
+          eq(taskTargets.status, "pending"),
+          and(eq(taskTargets.status, "sending"), lt(taskTargets.updatedAt, now - CLAIM_TTL_MS)),
+        ),
+      ),
+    )
+    .returning({ t: taskTargets.target });
+  const req = JSON.parse(task.request) as PushRequest;
+  const topics = claimed.map((r) => r.t);
+  const results = await Promise.allSettled(topics.map((t) => publishTo(env, app, mqttMessageOf(req, t))));
+  const now2 = Date.now();
+  const writes: BatchItem<"sqlite">[] = [];
+  let sent = 0;
+  let delivered = 0;
+  results.forEach((r, i) => {
+    const where = and(
+      eq(taskTargets.taskId, task.id),
+      eq(taskTargets.channel, "mqtt"),
+      eq(taskTargets.target, topics[i] as string),
+    );
+    if (r.status === "fulfilled") {
+      sent += 1;
+      delivered += r.value.delivered;
+      writes.push(db.update(taskTargets).set({ status: "sent", reason: null, updatedAt: now2 }).where(where));
+    } else {
+      const reason = `HUB_ERROR: ${(r.reason instanceof Error ? r.reason.message : String(r.reason)).slice(0, 200)}`;
+      writes.push(db.update(taskTargets).set({ status: "pending", reason, updatedAt: now2 }).where(where));
+    }
+  });
+  const done = sent === topics.length;
+  writes.push(
+    db
+      .update(tasks)
+      .set({
+        sent: sql`${tasks.sent} + ${sent}`,
+        byMqtt: sql`${tasks.byMqtt} + ${sent}`,
+        delivered: sql`${tasks.delivered} + ${delivered}`,
+        pendingBatches: done ? sql`${tasks.pendingBatches} - 1` : tasks.pendingBatches,
+        updatedAt: now2,
+      })
+      .where(eq(tasks.id, task.id)),
+  );
+  await db.batch(writes as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  if (done) {
+    await finishIfComplete(db, task.id);
+    return message.ack();
+  }
+  message.retry({ delaySeconds: backoffSeconds(message.attempts, 0, retryBase(env)) });
+};
+
 /** How long a claimed target stays claimed before another attempt may take it. */
 const CLAIM_TTL_MS = 5 * 60_000;
 
@@ -243,6 +336,7 @@ export const dispatch = async (batch: MessageBatch<unknown>, env: Env): Promise<
     try {
       if (dead) {
         if (body.kind === "batch") await closeBatch(db, body, "failed", "RETRIES_EXHAUSTED");
+        else if (body.kind === "mqtt") await closeBatch(db, body, "failed", "HUB_UNAVAILABLE");
         else
           await db
             .update(tasks)
@@ -254,6 +348,8 @@ export const dispatch = async (batch: MessageBatch<unknown>, env: Env): Promise<
         message.ack();
       } else if (body?.kind === "batch") {
         await runBatch(env, db, body, message);
+      } else if (body?.kind === "mqtt") {
+        await runMqtt(env, db, body, message);
       } else {
         console.error(`queue ${batch.queue}: message ${message.id} has no known kind; dropped`);
         message.ack();

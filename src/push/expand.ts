@@ -2,8 +2,9 @@ import { eq, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
 import { type AppRow, apps, tasks, taskTargets } from "../db/schema";
-import { groupHub, userHub } from "../hubs/common";
-import { groupTopic, userTopic } from "../mqtt/topics";
+import { groupHub, type PublishOutcome, userHub } from "../hubs/common";
+import type { Message } from "../mqtt/session";
+import { channelOf, groupTopic, userTopic } from "../mqtt/topics";
 import type { TaskRow } from "../services/push-tasks";
 import { type DeviceTarget, devicePage, groupSubtree, unknownTokens } from "./audience";
 import type { PushRequest } from "./request";
@@ -22,6 +23,8 @@ export type BatchMessage = {
   targets: DeviceTarget[];
 };
 export type TaskPageMessage = { kind: "task"; taskId: string; cursor?: string };
+/** MQTT publishes whose hub call failed: retried through the queue like a provider batch. */
+export type MqttMessage = { kind: "mqtt"; taskId: string; topics: string[] };
 
 type TargetRow = typeof taskTargets.$inferInsert;
 /** D1 binds at most 100 parameters per statement; a target row takes 5. */
@@ -101,7 +104,9 @@ export const expandPage = async (
   }
   // MQTT: every page of a customizedcast publishes to its users; the others publish once.
   const publishes = req.productionMode && (byAlias || firstPage);
-  if (publishes) await publishMqtt(env, app, req, page, aliases, groups, foreground, c, target);
+  const retryTopics = publishes
+    ? await publishMqtt(env, app, req, page, aliases, groups, foreground, c, target)
+    : [];
   // Users published to above already answered whether they are in the foreground.
   const known = publishes && req.audience.type !== "groupcast";
   if (req.displayType === "message" && !known) await addForeground(env, app, page, foreground);
@@ -113,7 +118,11 @@ export const expandPage = async (
     list.push(d);
     byProvider.set(d.provider, list);
   }
-  const messages: { body: BatchMessage }[] = [];
+  const messages: { body: BatchMessage | MqttMessage }[] = [];
+  if (retryTopics.length) {
+    messages.push({ body: { kind: "mqtt", taskId: task.id, topics: retryTopics } });
+    c.batches += 1;
+  }
   for (const [provider, list] of byProvider) {
     for (let i = 0; i < list.length; i += BATCH_SIZE) {
       const targets = list.slice(i, i + BATCH_SIZE);
@@ -145,7 +154,29 @@ export const expandPage = async (
   return next;
 };
 
-/** MQTT publishes of a task's first page, and who is in the foreground (silent pushes skip their providers). */
+/** The MQTT message of a push: QoS 1, not retained, expiring with the task. */
+export function mqttMessageOf(req: PushRequest, topic: string): Message {
+  return { topic, payload: mqttBody(req), qos: 1, retain: false, expiresAt: req.expireAt };
+}
+
+/** One hub call: a user topic to its UserHub, a group topic to its GroupHub. Throws when the hub call fails. */
+export async function publishTo(env: Env, app: AppRow, message: Message): Promise<PublishOutcome> {
+  const ch = channelOf(app.name, message.topic);
+  if (ch.kind === "group") {
+    const delivered = await groupHub(env, app.name, ch.id).publish(app.name, ch.id, message);
+    return { delivered, foreground: false };
+  }
+  if (ch.kind !== "user") throw new Error(`not a user or group topic: ${message.topic}`);
+  return userHub(env, { app: app.name, id: ch.id }).publish({ app: app.name, id: ch.id }, message);
+}
+
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err)).slice(0, 200);
+
+/**
+ * MQTT publishes of a task's first page, and who is in the foreground (silent pushes skip their
+ * providers). A topic whose hub call failed stays pending and is answered for retrying through
+ * the queue; its user counts as not in the foreground (the providers get the push too).
+ */
 const publishMqtt = async (
   env: Env,
   app: AppRow,
@@ -155,52 +186,50 @@ const publishMqtt = async (
   groups: string[],
   foreground: Set<string>,
   c: Counts,
-  target: (channel: string, t: string, status: string) => void,
-) => {
+  target: (channel: string, t: string, status: string, reason?: string | null) => void,
+): Promise<string[]> => {
   const pushType = pushTypeOf(req);
-  const message = { payload: mqttBody(req), qos: 1 as const, retain: false, expiresAt: req.expireAt };
   const users =
     req.audience.type === "customizedcast"
       ? aliases
       : req.audience.type === "unicast" || req.audience.type === "listcast"
         ? [...new Set(page.map((d) => d.userId).filter((u): u is string => u !== null))]
         : [];
-  // Each user's hub gets one call; up to MQTT_PARALLEL calls are in flight at once.
-  for (let i = 0; i < users.length; i += MQTT_PARALLEL) {
-    const results = await Promise.all(
-      users.slice(i, i + MQTT_PARALLEL).map(async (id) => {
-        const topic = userTopic(app.name, id, pushType);
-        const r = await userHub(env, { app: app.name, id }).publish(
-          { app: app.name, id },
-          { ...message, topic },
-        );
-        return { id, topic, ...r };
-      }),
-    );
-    for (const r of results) {
-      if (r.foreground) foreground.add(r.id);
-      target("mqtt", r.topic, "sent");
+  const topics = [
+    ...users.map((id) => userTopic(app.name, id, pushType)),
+    ...groups.map((g) => groupTopic(app.name, g, pushType)),
+  ];
+  const failed: string[] = [];
+  // Each hub gets one call; up to MQTT_PARALLEL calls are in flight at once.
+  for (let i = 0; i < topics.length; i += MQTT_PARALLEL) {
+    const part = topics.slice(i, i + MQTT_PARALLEL);
+    const results = await Promise.allSettled(part.map((t) => publishTo(env, app, mqttMessageOf(req, t))));
+    results.forEach((r, j) => {
+      const topic = part[j] as string;
       c.total += 1;
+      if (r.status === "rejected") {
+        target("mqtt", topic, "pending", `HUB_ERROR: ${errorText(r.reason)}`);
+        failed.push(topic);
+        return;
+      }
+      const ch = channelOf(app.name, topic);
+      if (r.value.foreground && ch.kind === "user") foreground.add(ch.id);
+      target("mqtt", topic, "sent");
       c.sent += 1;
       c.byMqtt += 1;
-      c.delivered += r.delivered;
-    }
+      c.delivered += r.value.delivered;
+    });
   }
-  for (const g of groups) {
-    const topic = groupTopic(app.name, g, pushType);
-    const delivered = await groupHub(env, app.name, g).publish(app.name, g, { ...message, topic });
-    target("mqtt", topic, "sent");
-    c.total += 1;
-    c.sent += 1;
-    c.byMqtt += 1;
-    c.delivered += delivered;
-  }
+  return failed;
 };
 
-/** Adds the users of a page whose app is in the foreground (focus 1 on a live connection). */
+/**
+ * Adds the users of a page whose app is in the foreground (focus 1 on a live connection). A
+ * user whose hub cannot answer counts as not in the foreground: the providers get the push.
+ */
 const addForeground = async (env: Env, app: AppRow, page: DeviceTarget[], foreground: Set<string>) => {
   const users = [...new Set(page.map((d) => d.userId).filter((u): u is string => u !== null))];
-  await Promise.all(
+  await Promise.allSettled(
     users
       .filter((id) => !foreground.has(id))
       .map(async (id) => {
