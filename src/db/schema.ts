@@ -16,6 +16,10 @@ export const apps = sqliteTable("apps", {
   iosPayloadLimit: integer("ios_payload_limit").notNull().default(4096),
   androidPayloadLimit: integer("android_payload_limit").notNull().default(4096),
   pushRateLimit: integer("push_rate_limit").notNull().default(100),
+  /** Adds `msg_id` to JSON-object MQTT bodies (CONTRACT §2 "Delivery truth"). */
+  embedMsgId: integer("embed_msg_id", { mode: "boolean" }).notNull().default(false),
+  /** Where delivery webhooks are POSTed; null: none. */
+  callbackUrl: text("callback_url"),
   createdAt: integer("created_at").notNull().default(now),
   updatedAt: integer("updated_at").notNull().default(now),
 });

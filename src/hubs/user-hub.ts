@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { type Message, newConnState } from "../mqtt/session";
 import { channelOf, type Identity } from "../mqtt/topics";
+import { stampFor } from "../push/msg-id";
 import { IDENTITY_APP, IDENTITY_SUB, logHubError, type PublishOutcome } from "./common";
 import { Faults } from "./faults";
 import {
@@ -171,7 +172,7 @@ export class UserHub extends DurableObject<Env> {
         // A member removed while a group fan-out was under way gets nothing more from it.
         const ch = channelOf(who.app, m.topic);
         if (ch.kind === "group" && !mine.has(ch.id)) continue;
-        reached += this.hub.delivery.deliver(m, Date.now());
+        reached += this.hub.delivery.deliver(stampFor(m, who.id), Date.now());
       }
       return reached;
     });
@@ -181,8 +182,9 @@ export class UserHub extends DurableObject<Env> {
   async publish(who: Identity, message: Message): Promise<PublishOutcome> {
     return this.rpc("publish", () => {
       this.remember(who);
-      if (message.retain) this.hub.store.retain(message);
-      const delivered = this.hub.delivery.deliver(message, Date.now());
+      const m = stampFor(message, who.id);
+      if (m.retain) this.hub.store.retain(m);
+      const delivered = this.hub.delivery.deliver(m, Date.now());
       return { delivered, foreground: presenceOf(this.hub, who).focus === 1 };
     });
   }

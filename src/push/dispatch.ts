@@ -12,6 +12,7 @@ import {
   publishTo,
   type TaskPageMessage,
 } from "./expand";
+import { deviceRecipient, msgIdFor } from "./msg-id";
 import { apnsProvider } from "./providers/apns";
 import { fcmProvider } from "./providers/fcm";
 import { getuiProvider } from "./providers/getui";
@@ -177,6 +178,7 @@ const runBatch = async (env: Env, db: Db, m: BatchMessage, message: Message): Pr
       payload: providerData(req),
       expiresAt: req.expireAt,
       pushId: crypto.randomUUID(),
+      msgId: msgIdFor(task.id, deviceRecipient(t)),
     };
     const result: SendResult = await provider.send(job, creds);
     if (result.ok) sent.push(t.token);
@@ -277,7 +279,9 @@ const runMqtt = async (env: Env, db: Db, m: MqttMessage, message: Message): Prom
     .returning({ t: taskTargets.target });
   const req = JSON.parse(task.request) as PushRequest;
   const topics = claimed.map((r) => r.t);
-  const results = await Promise.allSettled(topics.map((t) => publishTo(env, app, mqttMessageOf(req, t))));
+  const results = await Promise.allSettled(
+    topics.map((t) => publishTo(env, app, mqttMessageOf(req, t, task.id, app))),
+  );
   const now2 = Date.now();
   const writes: BatchItem<"sqlite">[] = [];
   let sent = 0;

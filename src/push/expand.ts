@@ -105,7 +105,7 @@ export const expandPage = async (
   // MQTT: every page of a customizedcast publishes to its users; the others publish once.
   const publishes = req.productionMode && (byAlias || firstPage);
   const retryTopics = publishes
-    ? await publishMqtt(env, app, req, page, aliases, groups, foreground, c, target)
+    ? await publishMqtt(env, task.id, app, req, page, aliases, groups, foreground, c, target)
     : [];
   // Users published to above already answered whether they are in the foreground.
   const known = publishes && req.audience.type !== "groupcast";
@@ -154,9 +154,19 @@ export const expandPage = async (
   return next;
 };
 
-/** The MQTT message of a push: QoS 1, not retained, expiring with the task. */
-export function mqttMessageOf(req: PushRequest, topic: string): Message {
-  return { topic, payload: mqttBody(req), qos: 1, retain: false, expiresAt: req.expireAt };
+/**
+ * The MQTT message of a push: QoS 1, not retained, expiring with the task, marked so each
+ * recipient's UserHub stamps its msg_id (and embeds it when the app asked for that).
+ */
+export function mqttMessageOf(req: PushRequest, topic: string, taskId: string, app: AppRow): Message {
+  return {
+    topic,
+    payload: mqttBody(req),
+    qos: 1,
+    retain: false,
+    expiresAt: req.expireAt,
+    push: { taskId, embed: app.embedMsgId },
+  };
 }
 
 /** One hub call: a user topic to its UserHub, a group topic to its GroupHub. Throws when the hub call fails. */
@@ -179,6 +189,7 @@ const errorText = (err: unknown) => (err instanceof Error ? err.message : String
  */
 const publishMqtt = async (
   env: Env,
+  taskId: string,
   app: AppRow,
   req: PushRequest,
   page: DeviceTarget[],
@@ -203,7 +214,9 @@ const publishMqtt = async (
   // Each hub gets one call; up to MQTT_PARALLEL calls are in flight at once.
   for (let i = 0; i < topics.length; i += MQTT_PARALLEL) {
     const part = topics.slice(i, i + MQTT_PARALLEL);
-    const results = await Promise.allSettled(part.map((t) => publishTo(env, app, mqttMessageOf(req, t))));
+    const results = await Promise.allSettled(
+      part.map((t) => publishTo(env, app, mqttMessageOf(req, t, taskId, app))),
+    );
     results.forEach((r, j) => {
       const topic = part[j] as string;
       c.total += 1;

@@ -13,6 +13,8 @@ export const appView = (app: AppRow) => ({
   ios_payload_limit: app.iosPayloadLimit,
   android_payload_limit: app.androidPayloadLimit,
   push_rate_limit: app.pushRateLimit,
+  embed_msg_id: app.embedMsgId,
+  callback_url: app.callbackUrl,
   created_at: new Date(app.createdAt).toISOString(),
 });
 
@@ -38,6 +40,8 @@ export type AppSettings = {
   ios_payload_limit?: number;
   android_payload_limit?: number;
   push_rate_limit?: number;
+  embed_msg_id?: boolean;
+  callback_url?: string | null;
 };
 
 export const createApp = async (
@@ -71,6 +75,8 @@ export const updateApp = async (db: Db, appkey: string, input: AppSettings): Pro
       iosPayloadLimit: input.ios_payload_limit,
       androidPayloadLimit: input.android_payload_limit,
       pushRateLimit: input.push_rate_limit,
+      embedMsgId: input.embed_msg_id,
+      callbackUrl: input.callback_url,
       updatedAt: Date.now(),
     })
     .where(eq(apps.appkey, appkey))

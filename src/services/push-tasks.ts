@@ -1,6 +1,6 @@
 import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { type AppRow, devices, pushRate, type tasks as TasksTable, tasks, taskTargets } from "../db/schema";
+import { type AppRow, pushRate, type tasks as TasksTable, tasks, taskTargets } from "../db/schema";
 import { AppError, pspFail } from "../errors";
 import { randomHex } from "../lib/crypto";
 import { platformsOf } from "../push/audience";

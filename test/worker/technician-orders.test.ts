@@ -57,7 +57,12 @@ const pushesTo = async (cid: string, action: string, wantAtLeast = 1) => {
     }[];
     const payloads = list
       .map((r) => JSON.parse(JSON.parse(r.body).push_message.transmission ?? "{}") as Record<string, unknown>)
-      .filter((p) => p.action === action);
+      .filter((p) => p.action === action)
+      .map(({ msg_id, ...seedFields }) => {
+        // Every provider push carries its msg_id (CONTRACT §2 "Delivery truth"); the rest is seed 000's.
+        expect(msg_id).toMatch(/^[A-Za-z0-9]+\.[0-9a-f]{16}$/);
+        return seedFields;
+      });
     if (payloads.length >= wantAtLeast) return payloads;
     await new Promise((r) => setTimeout(r, 100));
   }

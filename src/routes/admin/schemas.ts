@@ -10,6 +10,13 @@ export const appSettingsSchema = z.strictObject({
   ios_payload_limit: payloadLimit.optional(),
   android_payload_limit: payloadLimit.optional(),
   push_rate_limit: z.number().int().min(1).max(100_000).optional(),
+  embed_msg_id: z.boolean().optional(),
+  /** Delivery webhooks (CONTRACT §2); null switches them off. */
+  callback_url: z
+    .url({ protocol: /^https?$/, error: "callback_url must be an http(s) URL" })
+    .max(2048)
+    .nullable()
+    .optional(),
 });
 
 export const createAppSchema = z.strictObject({

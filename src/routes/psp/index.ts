@@ -14,7 +14,8 @@ pspApi.onError(pspError);
 pspApi.use("*", pspAuth);
 
 pspApi.get("/app", (c) => {
-  const { created_at: _, ...view } = appView(c.var.app);
+  // CONTRACT §2's fields exactly; delivery settings are the admin API's.
+  const { created_at: _, embed_msg_id: _e, callback_url: _c, ...view } = appView(c.var.app);
   return c.json({ ret: "SUCCESS", data: view });
 });
 
