@@ -2,6 +2,7 @@ import { app } from "./app";
 import { dispatch } from "./push/dispatch";
 
 export { GroupHub } from "./hubs/group-hub";
+export { TaskHub } from "./hubs/task-hub";
 export { UserHub } from "./hubs/user-hub";
 
 export default {
