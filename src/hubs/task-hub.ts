@@ -10,7 +10,8 @@ import {
 } from "../push/truth";
 import { logHubError } from "./common";
 import { Faults } from "./faults";
-import { type Counts, type NewTarget, type Outcome, type TargetRow, TaskStore } from "./task-store";
+import { type Counts, TaskReads } from "./task-reads";
+import { type NewTarget, type Outcome, type TargetRow, TaskStore } from "./task-store";
 
 /** One TaskHub per task id: the task's per-target delivery records (docs/design/delivery-truth.md). */
 export const taskHub = (env: Env, taskId: string) => env.TASK_HUB.get(env.TASK_HUB.idFromName(taskId));
@@ -61,11 +62,13 @@ function viewOf(r: TargetRow): TargetView {
  */
 export class TaskHub extends DurableObject<Env> {
   private readonly store: TaskStore;
+  private readonly reads: TaskReads;
   private readonly faults: Faults;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new TaskStore(ctx.storage.sql);
+    this.reads = new TaskReads(ctx.storage.sql);
     this.faults = new Faults(ctx.storage.sql, env);
   }
 
@@ -124,20 +127,20 @@ export class TaskHub extends DurableObject<Env> {
   }
 
   async counts(): Promise<Counts> {
-    return this.rpc("counts", () => this.store.counts());
+    return this.rpc("counts", () => this.reads.counts());
   }
 
   async summary(failureLimit: number) {
     return this.rpc("summary", () => ({
-      counts: this.store.counts(),
-      failures: this.store.failures(failureLimit),
+      counts: this.reads.counts(),
+      failures: this.reads.failures(failureLimit),
     }));
   }
 
   /** A page of targets: `next_cursor` is null after the last page. */
   async targets(state: TargetState | null, cursor: number, limit: number) {
     return this.rpc("targets", () => {
-      const rows = this.store.list(state, cursor, limit + 1);
+      const rows = this.reads.list(state, cursor, limit + 1);
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
       return { targets: page.map(viewOf), next_cursor: rows.length > limit && last ? String(last.id) : null };
@@ -146,13 +149,13 @@ export class TaskHub extends DurableObject<Env> {
 
   async timeline(by: { deviceToken: string } | { userId: string }): Promise<Trace | null> {
     return this.rpc("timeline", () => {
-      const row = this.store.find(by);
+      const row = this.reads.find(by);
       if (!row) return null;
       return {
         msg_id: row.msg_id,
         state: shownState(row.state),
         why: whyOf({ ...row, removedAt: row.removed_at }),
-        events: this.store.events(row.id).map((e) => ({ ...e, at: iso(e.at) })),
+        events: this.reads.events(row.id).map((e) => ({ ...e, at: iso(e.at) })),
       };
     });
   }

@@ -1,12 +1,4 @@
-import {
-  afterReceipt,
-  RECEIVED_OR_BEYOND,
-  type ReceiptState,
-  SENT_OR_BEYOND,
-  type StoredState,
-  type TargetChannel,
-  type TargetEvent,
-} from "../push/truth";
+import { afterReceipt, type ReceiptState, type StoredState, type TargetChannel } from "../push/truth";
 
 /**
  * One task's delivery records in its TaskHub's SQLite: a row per target (a device, or an MQTT
@@ -17,7 +9,8 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT);
 CREATE TABLE IF NOT EXISTS targets (id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL, target TEXT NOT NULL,
   msg_id TEXT NOT NULL, user_id TEXT, device_token TEXT, state TEXT NOT NULL, reason TEXT,
-  reached INTEGER NOT NULL DEFAULT 0, removed_at INTEGER, updated_at INTEGER NOT NULL, UNIQUE (channel, target));
+  reached INTEGER NOT NULL DEFAULT 0, handed INTEGER NOT NULL DEFAULT 0, removed_at INTEGER, updated_at INTEGER NOT NULL,
+  UNIQUE (channel, target));
 CREATE INDEX IF NOT EXISTS targets_msg ON targets (msg_id);
 CREATE INDEX IF NOT EXISTS targets_state ON targets (state, id);
 CREATE INDEX IF NOT EXISTS targets_device ON targets (device_token);
@@ -62,20 +55,9 @@ export type TargetRow = {
   state: StoredState;
   reason: string | null;
   reached: number;
+  handed: number;
   removed_at: number | null;
   updated_at: number;
-};
-
-export type Counts = {
-  total: number;
-  sent: number;
-  delivered: number;
-  failed: number;
-  received: number;
-  opened: number;
-  /** Not part of the status shape: decides whether a task that sent nothing ends expired. */
-  expired: number;
-  byChannel: Record<"mqtt" | "apns" | "getui" | "fcm", { sent: number; received: number; opened: number }>;
 };
 
 const OPEN = "('pending', 'sending')";
@@ -112,8 +94,8 @@ export class TaskStore {
     for (const r of rows) {
       const inserted = this.sql
         .exec<{ id: number }>(
-          `INSERT INTO targets (channel, target, msg_id, user_id, device_token, state, reason, reached, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, target) DO NOTHING RETURNING id`,
+          `INSERT INTO targets (channel, target, msg_id, user_id, device_token, state, reason, reached, handed, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, target) DO NOTHING RETURNING id`,
           r.channel,
           r.target,
           r.msgId,
@@ -122,6 +104,7 @@ export class TaskStore {
           r.state,
           r.reason,
           r.reached,
+          r.state === "sent" ? 1 : 0,
           now,
         )
         .toArray()[0];
@@ -172,7 +155,7 @@ export class TaskStore {
         .exec<{ id: number }>(
           o.state === "sent"
             ? `UPDATE targets SET state = CASE WHEN state IN ${OPEN} THEN 'sent' ELSE state END, reason = NULL,
-               reached = reached + ?, updated_at = ? WHERE channel = ? AND target = ? RETURNING id`
+               handed = 1, reached = reached + ?, updated_at = ? WHERE channel = ? AND target = ? RETURNING id`
             : `UPDATE targets SET state = CASE WHEN state IN ${OPEN} THEN '${o.state}' ELSE state END, reason = ?,
                removed_at = ?, updated_at = ? WHERE channel = ? AND target = ? RETURNING id`,
           ...(o.state === "sent"
@@ -252,92 +235,5 @@ export class TaskStore {
       }
     }
     return known;
-  }
-
-  counts(): Counts {
-    const rows = this.sql
-      .exec<{ channel: string; state: StoredState; n: number; reached: number }>(
-        "SELECT channel, state, COUNT(*) AS n, SUM(reached) AS reached FROM targets GROUP BY channel, state",
-      )
-      .toArray();
-    const zero = () => ({ sent: 0, received: 0, opened: 0 });
-    const c: Counts = {
-      total: 0,
-      sent: 0,
-      delivered: 0,
-      failed: 0,
-      received: 0,
-      opened: 0,
-      expired: 0,
-      byChannel: { mqtt: zero(), apns: zero(), getui: zero(), fcm: zero() },
-    };
-    for (const r of rows) {
-      const ch = c.byChannel[r.channel as keyof Counts["byChannel"]];
-      c.total += r.n;
-      c.delivered += r.reached ?? 0;
-      if (r.state === "failed") c.failed += r.n;
-      if (r.state === "expired") c.expired += r.n;
-      if (SENT_OR_BEYOND.includes(r.state)) {
-        c.sent += r.n;
-        if (ch) ch.sent += r.n;
-      }
-      if (RECEIVED_OR_BEYOND.includes(r.state)) {
-        c.received += r.n;
-        if (ch) ch.received += r.n;
-      }
-      if (r.state === "opened") {
-        c.opened += r.n;
-        if (ch) ch.opened += r.n;
-      }
-    }
-    return c;
-  }
-
-  failures(limit: number): { device_token: string; reason: string | null }[] {
-    return this.sql
-      .exec<{ device_token: string; reason: string | null }>(
-        "SELECT target AS device_token, reason FROM targets WHERE state = 'failed' ORDER BY updated_at, id LIMIT ?",
-        limit,
-      )
-      .toArray();
-  }
-
-  /** A page of targets after `cursor` (a row id), optionally in one state. */
-  list(state: StoredState | null, cursor: number, limit: number): TargetRow[] {
-    const states = state === "pending" ? ["pending", "sending"] : state ? [state] : null;
-    return this.sql
-      .exec<TargetRow>(
-        states
-          ? `SELECT * FROM targets WHERE id > ? AND state IN (${states.map(() => "?").join(", ")}) ORDER BY id LIMIT ?`
-          : "SELECT * FROM targets WHERE id > ? ORDER BY id LIMIT ?",
-        cursor,
-        ...(states ?? []),
-        limit,
-      )
-      .toArray();
-  }
-
-  /** A device's target, or a user's: its MQTT user topic, else the first of its devices. */
-  find(by: { deviceToken: string } | { userId: string }): TargetRow | null {
-    const rows =
-      "deviceToken" in by
-        ? this.sql.exec<TargetRow>(
-            "SELECT * FROM targets WHERE device_token = ? ORDER BY id LIMIT 1",
-            by.deviceToken,
-          )
-        : this.sql.exec<TargetRow>(
-            "SELECT * FROM targets WHERE user_id = ? ORDER BY channel = 'mqtt' DESC, id LIMIT 1",
-            by.userId,
-          );
-    return rows.toArray()[0] ?? null;
-  }
-
-  events(targetId: number): TargetEvent[] {
-    return this.sql
-      .exec<TargetEvent>(
-        "SELECT at, state, channel, detail FROM events WHERE target_id = ? ORDER BY seq",
-        targetId,
-      )
-      .toArray();
   }
 }

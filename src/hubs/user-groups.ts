@@ -1,7 +1,9 @@
 import { type Message, parseStatus } from "../mqtt/session";
-import { channelOf } from "../mqtt/topics";
+import { type Channel, channelOf } from "../mqtt/topics";
+import { parseReceipts } from "../push/receipts";
 import { groupHub, logHubError } from "./common";
 import { type Hub, hubLabel } from "./user-context";
+import { reportReceipts } from "./user-receipts";
 
 /** Routes a client's (or a will's) message: user topics here, group topics to their GroupHub. */
 export async function route(hub: Hub, m: Message, now: number): Promise<void> {
@@ -24,8 +26,18 @@ export async function route(hub: Hub, m: Message, now: number): Promise<void> {
     }
     return;
   }
+  const receipts = isReceiptTopic(ch) ? parseReceipts(m.payload) : null;
+  if (receipts) {
+    // `<app>/user/<own id>/receipt` (CONTRACT §2): the app's receipts, for the platform only.
+    reportReceipts(hub, receipts, "receipt from the app over MQTT");
+    return;
+  }
   if (m.retain) hub.store.retain(m);
   hub.delivery.deliver(m, now);
+}
+
+function isReceiptTopic(ch: Channel): boolean {
+  return ch.kind === "user" && ch.rest.length === 1 && ch.rest[0] === "receipt";
 }
 
 /** Retained messages a new subscription receives: the user's own, or its groups'. */

@@ -27,8 +27,6 @@ export type ReceiptState = "received" | "opened" | "dismissed";
 /** What happened to a target, in order: `state` names the event (accepted, routed, sent, retry, ...). */
 export type TargetEvent = { at: number; state: string; channel: string | null; detail: string };
 
-/** Reached the device or beyond: `sent` in a task's status counts these. */
-export const SENT_OR_BEYOND: readonly StoredState[] = ["sent", "received", "opened", "dismissed"];
 /** Received or beyond: `received` in a task's status. */
 export const RECEIVED_OR_BEYOND: readonly StoredState[] = ["received", "opened", "dismissed"];
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { msgIdFor } from "../../src/push/msg-id";
-import { BASE, closeAll, connectAs, createApp, nextMessage, psp } from "./helpers";
+import { type App, BASE, closeAll, connectAs, createApp, eventually, nextMessage, psp } from "./helpers";
 
 // CONTRACT §2 "Delivery truth" over real MQTT clients (mqtt.js, 3.1.1 and 5.0).
 
@@ -76,5 +76,93 @@ describe("msg_id on MQTT", () => {
     expect((await got).packet.properties?.userProperties).toEqual({
       msg_id: msgIdFor(String(body.data.task_id), { userId: "u1" }),
     });
+  });
+});
+
+type Trace = { state: string; events: { state: string; detail: string }[] };
+const trace = async (app: App, taskId: string, userId: string) =>
+  (await psp(app, "GET", `/psp/push/trace?task_id=${taskId}&user_id=${userId}`)).body
+    .data as unknown as Trace;
+const pushTo = async (app: App, alias: string) =>
+  String(
+    (await psp(app, "POST", "/psp/push/msg", { type: "customizedcast", alias, payload: silent })).body.data
+      .task_id,
+  );
+
+describe("receipts from devices", () => {
+  it("a QoS 1 PUBACK marks the user's MQTT target received", async () => {
+    const app = await createApp();
+    const c = await connectAs(app, "u1");
+    await c.subscribeAsync(`${app.name}/user/u1/#`, { qos: 1 });
+    const got = nextMessage(c);
+    const taskId = await pushTo(app, "u1");
+    await got; // mqtt.js acknowledges it
+    const t = await eventually(
+      () => trace(app, taskId, "u1"),
+      (v) => v.state === "received",
+    );
+    expect(t.state).toBe("received");
+    expect(t.events.map((e) => e.state)).toEqual(["accepted", "routed", "sent", "received"]);
+    expect(t.events[3]?.detail).toBe("PUBACK from the device");
+    expect((await psp(app, "GET", `/psp/push/status?task_id=${taskId}`)).body.data).toMatchObject({
+      received: 1,
+      received_by_channel: { mqtt: 1 },
+    });
+  });
+
+  it("a persistent session that was offline: queued, then received once it comes back and acknowledges", async () => {
+    const app = await createApp();
+    const opts = { clientId: "phone-1", clean: false };
+    const first = await connectAs(app, "u1", opts);
+    await first.subscribeAsync(`${app.name}/user/u1/#`, { qos: 1 });
+    await first.endAsync();
+    const taskId = await pushTo(app, "u1");
+    const queued = await eventually(
+      () => trace(app, taskId, "u1"),
+      (v) => v.state === "sent",
+    );
+    expect(queued.events[2]?.detail).toContain("the user is offline");
+    const again = await connectAs(app, "u1", opts);
+    const t = await eventually(
+      () => trace(app, taskId, "u1"),
+      (v) => v.state === "received",
+    );
+    expect(t.state).toBe("received");
+    await again.endAsync();
+  });
+
+  it("receipts published on <app>/user/<own id>/receipt count for the user's own msg_ids only, and go to no subscriber", async () => {
+    const app = await createApp();
+    const c = await connectAs(app, "u1");
+    await c.subscribeAsync(`${app.name}/user/u1/#`, { qos: 0 });
+    const taskId = await pushTo(app, "u1,u2");
+    await eventually(
+      () => trace(app, taskId, "u2"),
+      (v) => v.state === "sent",
+    );
+    const seen: string[] = [];
+    c.on("message", (topic) => seen.push(topic));
+    await c.publishAsync(
+      `${app.name}/user/u1/receipt`,
+      JSON.stringify({
+        receipts: [
+          { msg_id: msgIdFor(taskId, { userId: "u2" }), state: "opened" },
+          { msg_id: msgIdFor(taskId, { userId: "u1" }), state: "opened" },
+        ],
+      }),
+      { qos: 1 },
+    );
+    const t = await eventually(
+      () => trace(app, taskId, "u1"),
+      (v) => v.state === "opened",
+    );
+    expect(t.events.at(-1)).toMatchObject({ state: "opened", detail: "receipt from the app over MQTT" });
+    // u1's receipt for u2's message was dropped in the same call that applied its own.
+    expect((await trace(app, taskId, "u2")).state).toBe("sent");
+    // Sentinel: a message published after the receipt arrives; the receipt never did.
+    const sentinel = nextMessage(c, 5000, (topic) => topic.endsWith("/sentinel"));
+    await c.publishAsync(`${app.name}/user/u1/sentinel`, "s", { qos: 1 });
+    await sentinel;
+    expect(seen.filter((topic) => topic.endsWith("/receipt"))).toEqual([]);
   });
 });

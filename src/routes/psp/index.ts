@@ -7,6 +7,7 @@ import { pspDevices } from "./devices";
 import { pspGroups } from "./groups";
 import { pspPresence } from "./presence";
 import { pspPush } from "./push";
+import { pspReceipts } from "./receipts";
 
 /** `/psp/*` (seed 003, CONTRACT §2): every call authenticated first, answers in seed 003's envelope. */
 export const pspApi = new Hono<AppEnv>();
@@ -22,4 +23,5 @@ pspApi.get("/app", (c) => {
 pspApi.route("/groups", pspGroups);
 pspApi.route("/devices", pspDevices);
 pspApi.route("/push", pspPush);
+pspApi.route("/receipts", pspReceipts);
 pspApi.route("/", pspPresence);

@@ -55,13 +55,3 @@ export const traceQuery = z
     message: "give device_token or user_id (one of them)",
     path: ["device_token"],
   });
-
-/** `POST /psp/receipts`. */
-export const receiptsSchema = z.strictObject({
-  receipts: z
-    .array(
-      z.object({ msg_id: z.string().min(1).max(128), state: z.enum(["received", "opened", "dismissed"]) }),
-    )
-    .min(1)
-    .max(500),
-});
