@@ -167,14 +167,14 @@ export class TaskStore {
     }
   }
 
-  /** Ends the open targets among `targets` (cancelled, expired, failed); answers how many it ended. */
+  /** Ends the open targets among `targets` (cancelled, expired, failed); answers the ones it ended. */
   close(channel: string, targets: string[], state: StoredState, reason: string, detail: string, now: number) {
-    let closed = 0;
+    const closed: { target: string; msgId: string }[] = [];
     for (const t of targets) {
       const row = this.sql
-        .exec<{ id: number }>(
+        .exec<{ id: number; msg_id: string }>(
           `UPDATE targets SET state = ?, reason = ?, updated_at = ? WHERE channel = ? AND target = ?
-           AND state IN ${OPEN} RETURNING id`,
+           AND state IN ${OPEN} RETURNING id, msg_id`,
           state,
           reason,
           now,
@@ -183,7 +183,7 @@ export class TaskStore {
         )
         .toArray()[0];
       if (!row) continue;
-      closed += 1;
+      closed.push({ target: t, msgId: row.msg_id });
       this.event(row.id, now, state, channel, detail);
     }
     return closed;

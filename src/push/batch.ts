@@ -15,6 +15,7 @@ import type { PushRequest } from "./request";
 import { providerData } from "./route";
 import { type BatchMessage, batchKey, keysOf, type MqttMessage } from "./tasks";
 import { providerName } from "./truth";
+import { emitEvents, emitForApp, nowIso, type WebhookEvent } from "./webhooks";
 
 /** How long a claimed target stays claimed before another attempt may take it. */
 const CLAIM_TTL_MS = 5 * 60_000;
@@ -28,9 +29,14 @@ function providerOf(env: Env, name: BatchMessage["provider"]): PushProvider<neve
   return fcmProvider(env) as PushProvider<never>;
 }
 
-/** Ends the open targets of a batch with a reason; answers whether the task is complete. */
+/**
+ * Ends the open targets of a batch with a reason (failed ones are `target.failed` webhook
+ * events of the task's app); answers whether the task is complete.
+ */
 export async function closeBatch(
   env: Env,
+  db: Db,
+  task: Pick<TaskRow, "id" | "appId">,
   m: BatchMessage | MqttMessage,
   state: "failed" | "cancelled" | "expired",
   reason: string,
@@ -38,26 +44,41 @@ export async function closeBatch(
 ): Promise<boolean> {
   const { channel, targets } = keysOf(m);
   const hub = taskHub(env, m.taskId);
-  await hub.closeTargets(channel, targets, state, reason, detail);
+  const closed = await hub.closeTargets(channel, targets, state, reason, detail);
+  if (state === "failed") {
+    const at = nowIso();
+    await emitForApp(
+      env,
+      db,
+      task.appId,
+      closed.map((c) => ({
+        type: "target.failed" as const,
+        at,
+        task_id: task.id,
+        msg_id: c.msgId,
+        ...(channel === "mqtt" ? {} : { device_token: c.target }),
+        reason,
+      })),
+    );
+  }
   return hub.finishBatch(batchKey(m));
 }
 
 /** Cancelled or expired tasks, and apps without credentials, end their batches unsent. */
 async function unsendable(
   env: Env,
+  db: Db,
   task: TaskRow,
   m: BatchMessage | MqttMessage,
 ): Promise<BatchResult | null> {
-  if (task.status === "cancelled")
-    return {
-      done: true,
-      complete: await closeBatch(env, m, "cancelled", "CANCELLED", "cancelled by the partner"),
-    };
-  if (task.expireAt !== null && task.expireAt <= Date.now())
-    return {
-      done: true,
-      complete: await closeBatch(env, m, "expired", "EXPIRED", "the task expired before it was sent"),
-    };
+  if (task.status === "cancelled") {
+    const complete = await closeBatch(env, db, task, m, "cancelled", "CANCELLED", "cancelled by the partner");
+    return { done: true, complete };
+  }
+  if (task.expireAt !== null && task.expireAt <= Date.now()) {
+    const detail = "the task expired before it was sent";
+    return { done: true, complete: await closeBatch(env, db, task, m, "expired", "EXPIRED", detail) };
+  }
   return null;
 }
 
@@ -75,13 +96,13 @@ function answerDetail(provider: string, job: PushJob, r: SendResult): string {
  * every answer in the TaskHub, unregister dead devices in D1.
  */
 export async function runBatch(env: Env, db: Db, task: TaskRow, m: BatchMessage): Promise<BatchResult> {
-  const ended = await unsendable(env, task, m);
+  const ended = await unsendable(env, db, task, m);
   if (ended) return ended;
   const app = await db.query.apps.findFirst({ where: eq(apps.id, task.appId) });
   const creds = app ? await getCredentials<never>(db, env.CREDENTIALS_KEY, app.id, m.provider) : null;
   if (!creds) {
     const detail = `the app has no ${providerName(m.provider)} credentials`;
-    return { done: true, complete: await closeBatch(env, m, "failed", "NO_CREDENTIALS", detail) };
+    return { done: true, complete: await closeBatch(env, db, task, m, "failed", "NO_CREDENTIALS", detail) };
   }
   const hub = taskHub(env, task.id);
   const now = Date.now();
@@ -90,6 +111,7 @@ export async function runBatch(env: Env, db: Db, task: TaskRow, m: BatchMessage)
   const provider = providerOf(env, m.provider);
   const outcomes: Outcome[] = [];
   const dead: string[] = [];
+  const events: WebhookEvent[] = [];
   let retryAfter: number | null = null;
   for (const t of m.targets) {
     if (!claimed.has(t.token)) continue; // already answered, received first, or ended
@@ -112,12 +134,19 @@ export async function runBatch(env: Env, db: Db, task: TaskRow, m: BatchMessage)
       retryAfter = Math.max(retryAfter ?? 0, r.retryAfterS ?? 0);
     } else {
       outcomes.push({ target: t.token, state: "failed", reason: r.reason, detail, removed: r.removeDevice });
-      if (r.removeDevice) dead.push(t.token);
+      const at = nowIso();
+      const e = { at, task_id: task.id, msg_id: job.msgId, device_token: t.token, reason: r.reason };
+      events.push({ type: "target.failed", ...e });
+      if (r.removeDevice) {
+        dead.push(t.token);
+        events.push({ type: "device.dead", ...e });
+      }
     }
   }
   if (outcomes.length) await hub.record(m.provider, outcomes);
   if (dead.length)
     await db.delete(devices).where(and(eq(devices.appId, task.appId), inArray(devices.deviceToken, dead)));
+  if (app) await emitEvents(env, app, events);
   if (retryAfter !== null) return { done: false, retryAfterS: retryAfter };
   return { done: true, complete: await hub.finishBatch(batchKey(m)) };
 }
@@ -128,10 +157,14 @@ export async function runBatch(env: Env, db: Db, task: TaskRow, m: BatchMessage)
  * queue records it as failed (HUB_UNAVAILABLE). Never counted as sent before a hub took it.
  */
 export async function runMqtt(env: Env, db: Db, task: TaskRow, m: MqttMessage): Promise<BatchResult> {
-  const ended = await unsendable(env, task, m);
+  const ended = await unsendable(env, db, task, m);
   if (ended) return ended;
   const app = await db.query.apps.findFirst({ where: eq(apps.id, task.appId) });
-  if (!app) return { done: true, complete: await closeBatch(env, m, "failed", "NO_APP", "the app is gone") };
+  if (!app)
+    return {
+      done: true,
+      complete: await closeBatch(env, db, task, m, "failed", "NO_APP", "the app is gone"),
+    };
   const hub = taskHub(env, task.id);
   const topics = await hub.claim("mqtt", m.topics, Date.now() - CLAIM_TTL_MS);
   const req = JSON.parse(task.request) as PushRequest;

@@ -6,6 +6,7 @@ import { MAX_QUEUE_DELAY_S } from "../services/push-tasks";
 import { type BatchResult, closeBatch, runBatch, runMqtt, taskOf } from "./batch";
 import { expandPage } from "./expand";
 import type { QueueMessage, ReceiptMessage, TaskPageMessage } from "./tasks";
+import { emitForApp, nowIso } from "./webhooks";
 
 /** Exponential backoff for a retried batch: base, 2 × base, 4 × base, … at most 10 minutes (base: PUSH_RETRY_BASE_S, 5 s). */
 export const backoffSeconds = (attempts: number, retryAfterS = 0, baseS = 5) =>
@@ -31,10 +32,16 @@ function endStatus(c: { total: number; sent: number; failed: number; expired: nu
  */
 export async function finishTask(env: Env, db: Db, taskId: string): Promise<void> {
   const counts = await taskHub(env, taskId).counts();
-  await db
+  const [ended] = await db
     .update(tasks)
     .set({ status: endStatus(counts), updatedAt: Date.now() })
-    .where(and(eq(tasks.id, taskId), inArray(tasks.status, ["queued", "sending"])));
+    .where(and(eq(tasks.id, taskId), inArray(tasks.status, ["queued", "sending"])))
+    .returning({ appId: tasks.appId });
+  if (!ended) return;
+  const { expired: _, byChannel: __, ...numbers } = counts;
+  await emitForApp(env, db, ended.appId, [
+    { type: "task.finished", at: nowIso(), task_id: taskId, counts: numbers },
+  ]);
 }
 
 /** A task message: wait for its start time, expire it, or expand the next page of its audience. */
@@ -71,12 +78,15 @@ async function runReceipt(env: Env, m: ReceiptMessage): Promise<void> {
 /** A message that used up its retries: its remaining targets are recorded as failed. */
 async function runDead(env: Env, db: Db, body: QueueMessage): Promise<void> {
   if (body.kind === "batch" || body.kind === "mqtt") {
+    const task = await taskOf(db, body.taskId);
+    if (!task) return;
     const reason = body.kind === "batch" ? "RETRIES_EXHAUSTED" : "HUB_UNAVAILABLE";
     const detail =
       body.kind === "batch"
         ? "gave up after the last retry"
         : "the MQTT broker kept failing; gave up after the last retry";
-    if (await closeBatch(env, body, "failed", reason, detail)) await finishTask(env, db, body.taskId);
+    if (await closeBatch(env, db, task, body, "failed", reason, detail))
+      await finishTask(env, db, body.taskId);
   } else if (body.kind === "task") {
     await db.update(tasks).set({ status: "failed", updatedAt: Date.now() }).where(eq(tasks.id, body.taskId));
   } else {

@@ -11,6 +11,7 @@ import type { PushRequest } from "./request";
 import { routeFor } from "./route";
 import { type BatchMessage, batchKey, type MqttMessage } from "./tasks";
 import { providerName } from "./truth";
+import { emitEvents, nowIso } from "./webhooks";
 
 /** Devices read per task message; each page becomes provider batches of BATCH_SIZE. */
 export const PAGE_SIZE = 500;
@@ -148,5 +149,20 @@ export async function expandPage(
     expiresAt: req.expireAt,
   });
   for (let i = 0; i < messages.length; i += 100) await env.PUSH_QUEUE.sendBatch(messages.slice(i, i + 100));
+  const at = nowIso();
+  await emitEvents(
+    env,
+    app,
+    rows
+      .filter((r) => r.state === "failed")
+      .map((r) => ({
+        type: "target.failed" as const,
+        at,
+        task_id: task.id,
+        msg_id: r.msgId,
+        device_token: r.target,
+        reason: r.reason ?? "",
+      })),
+  );
   return { next, complete };
 }
