@@ -32,13 +32,28 @@ function endStatus(c: { total: number; sent: number; failed: number; expired: nu
  */
 export async function finishTask(env: Env, db: Db, taskId: string): Promise<void> {
   const counts = await taskHub(env, taskId).counts();
+  await endTask(env, db, taskId, endStatus(counts), counts);
+}
+
+const NO_COUNTS = { total: 0, sent: 0, delivered: 0, failed: 0, received: 0, opened: 0, expired: 0 };
+
+/** Sets a running task's final status once; the app's webhook hears of it (task.finished). */
+async function endTask(
+  env: Env,
+  db: Db,
+  taskId: string,
+  status: "done" | "failed" | "expired",
+  counts: typeof NO_COUNTS,
+  from = ["queued", "sending"],
+): Promise<void> {
   const [ended] = await db
     .update(tasks)
-    .set({ status: endStatus(counts), updatedAt: Date.now() })
-    .where(and(eq(tasks.id, taskId), inArray(tasks.status, ["queued", "sending"])))
+    .set({ status, updatedAt: Date.now() })
+    .where(and(eq(tasks.id, taskId), inArray(tasks.status, from)))
     .returning({ appId: tasks.appId });
   if (!ended) return;
-  const { expired: _, byChannel: __, ...numbers } = counts;
+  const { total, sent, delivered, failed, received, opened } = counts;
+  const numbers = { total, sent, delivered, failed, received, opened };
   await emitForApp(env, db, ended.appId, [
     { type: "task.finished", at: nowIso(), task_id: taskId, counts: numbers },
   ]);
@@ -57,7 +72,7 @@ async function runTask(env: Env, db: Db, m: TaskPageMessage): Promise<void> {
     return;
   }
   if (task.expireAt !== null && task.expireAt <= now) {
-    await db.update(tasks).set({ status: "expired", updatedAt: now }).where(eq(tasks.id, task.id));
+    await endTask(env, db, task.id, "expired", NO_COUNTS, ["scheduled", "queued", "sending"]);
     return;
   }
   await db
@@ -88,7 +103,8 @@ async function runDead(env: Env, db: Db, body: QueueMessage): Promise<void> {
     if (await closeBatch(env, db, task, body, "failed", reason, detail))
       await finishTask(env, db, body.taskId);
   } else if (body.kind === "task") {
-    await db.update(tasks).set({ status: "failed", updatedAt: Date.now() }).where(eq(tasks.id, body.taskId));
+    const counts = await taskHub(env, body.taskId).counts();
+    await endTask(env, db, body.taskId, "failed", counts, ["scheduled", "queued", "sending"]);
   } else {
     console.error(`dead letter: ${body.kind} for task ${body.taskId} dropped`);
   }

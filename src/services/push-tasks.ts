@@ -6,9 +6,9 @@ import { taskHub } from "../hubs/task-hub";
 import { randomHex } from "../lib/crypto";
 import { platformsOf } from "../push/audience";
 import { type PushRequest, payloadSize } from "../push/request";
+import type { TaskPageMessage } from "../push/tasks";
 
 export type TaskRow = typeof TasksTable.$inferSelect;
-export type TaskMessage = { kind: "task"; taskId: string; cursor?: string };
 
 /** CONTRACT §2 rate limit: pushes per app per second, counted in D1 (one upsert per push). */
 const rateUpsert = (db: Db, app: AppRow, second: number) =>
@@ -105,7 +105,7 @@ export const createTask = async (
   const delaySeconds = scheduled
     ? Math.min(Math.ceil(((req.startAt ?? now) - now) / 1000), MAX_QUEUE_DELAY_S)
     : 0;
-  const message: TaskMessage = { kind: "task", taskId: id };
+  const message: TaskPageMessage = { kind: "task", taskId: id };
   await queue.send(message, { delaySeconds });
   return id;
 };
