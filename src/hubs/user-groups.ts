@@ -5,10 +5,15 @@ import { groupHub, logHubError } from "./common";
 import { type Hub, hubLabel } from "./user-context";
 import { reportReceipts } from "./user-receipts";
 
-/** Routes a client's (or a will's) message: user topics here, group topics to their GroupHub. */
-export async function route(hub: Hub, m: Message, now: number): Promise<void> {
+/**
+ * Routes a client's (or a will's) message: user topics here, group topics to their GroupHub.
+ * The user property `msg_id` is the platform's (a push's id, whose PUBACK counts as a
+ * receipt): a client's own is dropped, so no one can make another user acknowledge a push.
+ */
+export async function route(hub: Hub, m0: Message, now: number): Promise<void> {
   const who = hub.who;
   if (!who) return;
+  const m = withoutMsgId(m0);
   const ch = channelOf(who.app, m.topic);
   if (ch.kind === "status") {
     // Only a Will gets here (a client's own status message is an effect); CONNECT checked it.
@@ -34,6 +39,12 @@ export async function route(hub: Hub, m: Message, now: number): Promise<void> {
   }
   if (m.retain) hub.store.retain(m);
   hub.delivery.deliver(m, now);
+}
+
+function withoutMsgId(m: Message): Message {
+  const props = m.props?.userProperties;
+  if (!props?.some(([k]) => k === "msg_id")) return m;
+  return { ...m, props: { ...m.props, userProperties: props.filter(([k]) => k !== "msg_id") } };
 }
 
 function isReceiptTopic(ch: Channel): boolean {

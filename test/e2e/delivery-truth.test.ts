@@ -89,6 +89,20 @@ const pushTo = async (app: App, alias: string) =>
       .task_id,
   );
 
+describe("msg_id is the platform's", () => {
+  it("a client's own user property msg_id is dropped; its other properties are kept", async () => {
+    const app = await createApp();
+    const c = await connectAs(app, "u1", { protocolVersion: 5 });
+    await c.subscribeAsync(`${app.name}/user/u1/#`, { qos: 1 });
+    const got = nextMessage(c);
+    await c.publishAsync(`${app.name}/user/u1/chat`, "hi", {
+      qos: 1,
+      properties: { userProperties: { msg_id: "u0.0000000000000000", kept: "yes" } },
+    });
+    expect((await got).packet.properties?.userProperties).toEqual({ kept: "yes" });
+  });
+});
+
 describe("receipts from devices", () => {
   it("a QoS 1 PUBACK marks the user's MQTT target received", async () => {
     const app = await createApp();

@@ -160,6 +160,36 @@ describe("one push to one device, end to end", () => {
     expect(t?.events[2]?.detail).toContain("the user is offline");
   }, 20_000);
 
+  it("pending while a batch waits for its retry; cancelled by the partner before it was sent", async () => {
+    const app = await providerApp();
+    const token = await device(app, "apns");
+    await standIn("/apns/_fail", {
+      token,
+      count: 1,
+      status: 503,
+      reason: "ServiceUnavailable",
+      retry_after: 2,
+    });
+    const taskId = await push(app, { type: "unicast", device_tokens: token, payload: notification });
+    let t: Trace | undefined;
+    for (let i = 0; i < 100 && !t?.events.some((e) => e.state === "retry"); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      t = (await trace(app, taskId, `device_token=${token}`)).data;
+    }
+    expect(t).toMatchObject({
+      state: "pending",
+      why: "waiting for another try: the last attempt failed with ServiceUnavailable",
+    });
+    expect((await psp(app, "POST", "/psp/push/cancel", { task_id: taskId })).body.ret).toBe("SUCCESS");
+    expect(await settled(app, taskId)).toMatchObject({ status: "cancelled", sent: 0 });
+    for (let i = 0; i < 100 && t?.state !== "cancelled"; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      t = (await trace(app, taskId, `device_token=${token}`)).data;
+    }
+    expect(t).toMatchObject({ state: "cancelled", why: "cancelled by the partner before it was sent" });
+    expect(t && eventStates(t)).toEqual(["accepted", "routed", "retry", "cancelled"]);
+  }, 20_000);
+
   it("a never-registered token: failed UNKNOWN_DEVICE, no channel, and why says so", async () => {
     const app = await createApp();
     const taskId = await push(app, { type: "unicast", device_tokens: "feedface", payload: notification });

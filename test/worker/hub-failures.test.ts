@@ -28,6 +28,10 @@ const settled = async (app: TestApp, taskId: string) => {
 };
 
 const silent = { display_type: "message", body: { custom: { push_type: "talk", content: "hi" } } };
+type Trace = { state: string; why: string | null; events: { state: string; detail: string }[] };
+const trace = async (app: TestApp, taskId: string, userId: string) =>
+  (await psp(app, "GET", `/psp/push/trace?task_id=${taskId}&user_id=${userId}`)).body
+    .data as unknown as Trace;
 const user = (app: TestApp, id: string) => userHub(env, { app: app.name, id });
 
 describe("failed hub calls", () => {
@@ -39,7 +43,8 @@ describe("failed hub calls", () => {
       alias: "u1",
       payload: silent,
     });
-    expect(await settled(app, String(body.data.task_id))).toMatchObject({
+    const taskId = String(body.data.task_id);
+    expect(await settled(app, taskId)).toMatchObject({
       status: "done",
       total: 1,
       sent: 1,
@@ -47,6 +52,10 @@ describe("failed hub calls", () => {
       by_channel: { mqtt: 1 },
       failures: [],
     });
+    // The call at expansion failed, the first queued retry failed, the second went through.
+    const t = await trace(app, taskId, "u1");
+    expect(t.events.map((e) => e.state)).toEqual(["accepted", "routed", "retry", "retry", "sent"]);
+    expect(t.events[2]?.detail).toContain("HUB_ERROR: injected fault in publish");
   });
 
   it("a UserHub that keeps failing: retried, then failed as HUB_UNAVAILABLE, never sent", async () => {
@@ -64,6 +73,13 @@ describe("failed hub calls", () => {
       failed: 1,
       by_channel: { mqtt: 0 },
       failures: [{ device_token: `${app.name}/user/u1/talk`, reason: "HUB_UNAVAILABLE" }],
+    });
+    // One retry event at expansion and one per queue attempt (1 + max_retries 5), then failed.
+    const t = await trace(app, String(body.data.task_id), "u1");
+    expect(t.events.map((e) => e.state)).toEqual(["accepted", "routed", ...Array(7).fill("retry"), "failed"]);
+    expect(t).toMatchObject({
+      state: "failed",
+      why: "the MQTT broker could not take it; gave up after every retry",
     });
   }, 30_000);
 
