@@ -13,11 +13,13 @@
  * folder deleted, also on failure, time limit (`--timeout-s`, default 600), stall (no Getui push
  * for `--stall-s`, default 90) or Ctrl-C.
  *
- * While the task runs only the stand-in's own counter is watched. The task row is read from D1
- * once, after the Worker stopped; its `updated_at` (the write that marked it done) and the
- * `updated_at` of its MQTT targets (recorded right after each page's publishes) give the done and
- * MQTT times. `--poll-status` also follows the task through `GET /psp/push/status` (with a master
- * secret issued to the technician app for the run). `--log FILE` keeps wrangler dev's output.
+ * While the task runs only the stand-in's own counter is watched. Then the task's status and its
+ * per-target records are read through the partner API (`GET /psp/push/status`, paged
+ * `/psp/push/targets`, signed with a master secret issued to the technician app for the run):
+ * the first status that says the task ended bounds the done time, and the `updated_at` of its
+ * MQTT targets (recorded right after each page's publishes) gives the MQTT times.
+ * `--poll-status` also follows the task through the status while it runs. `--log FILE` keeps
+ * wrangler dev's output.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -210,33 +212,34 @@ type TaskStatus = {
 };
 
 /**
- * `--poll-status`: the task's progress while it runs, from the partner API's `GET /psp/push/status`
- * (signed with a master secret issued to the technician app for the run).
+ * Signed partner-API reads (`GET /psp/push/status`, `/psp/push/targets`) with a master secret
+ * issued to the technician app for the run: the task's progress while it runs (`--poll-status`)
+ * and its per-target records once it ended (they live in the task's TaskHub, not in D1).
  */
-const statusPoller = async (base: string, appkey: string, admin: Record<string, string>) => {
+const pspReader = async (base: string, appkey: string, admin: Record<string, string>) => {
   const issued = await call(base, "POST", `/api/admin/apps/${appkey}/secret`, admin);
   const secret = (issued.json as { app_master_secret?: string }).app_master_secret;
   if (issued.status !== 200 || !secret) {
     throw new Error(`technician app secret: ${issued.status} ${JSON.stringify(issued.json)}`);
   }
   let errors = 0;
-  return async (taskId: string): Promise<TaskStatus | null> => {
-    const req = signed(
-      base,
-      { name: "technician", appkey, app_master_secret: secret },
-      "GET",
-      `/psp/push/status?task_id=${taskId}`,
-      "",
-    );
+  return async <T>(pathname: string, query: string): Promise<T | null> => {
+    const app = { name: "technician", appkey, app_master_secret: secret };
+    const req = signed(base, app, "GET", `${pathname}?${query}`, "");
     try {
       const res = await call(base, "GET", req.path, req.headers);
-      const answer = res.json as { ret?: string; data?: TaskStatus };
+      const answer = res.json as { ret?: string; data?: T };
       return res.status === 200 && answer.ret === "SUCCESS" && answer.data ? answer.data : null;
     } catch (err) {
-      if (++errors <= 3) log(`  status call failed: ${describeError(err)}`);
+      if (++errors <= 3) log(`  ${pathname} call failed: ${describeError(err)}`);
       return null;
     }
   };
+};
+
+type TargetPage = {
+  targets: { channel: string | null; state: string; updated_at: string }[];
+  next_cursor: string | null;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -353,7 +356,9 @@ const main = async () => {
   const creds = await call(base, "PUT", `/api/admin/apps/${appkey}/credentials/getui`, admin, getuiApp);
   if (creds.status !== 200)
     throw new Error(`Getui credentials: ${creds.status} ${JSON.stringify(creds.json)}`);
-  const taskStatus = POLL_STATUS ? await statusPoller(base, appkey, admin) : null;
+  const read = await pspReader(base, appkey, admin);
+  const statusOf = (id: string) => read<TaskStatus>("/psp/push/status", `task_id=${id}`);
+  const taskStatus = POLL_STATUS ? statusOf : null;
 
   // ------------------------------------------------------------------------- measured part
   const logOffset = devLog().length;
@@ -410,51 +415,43 @@ const main = async () => {
   load.end = loadavg().map((l) => round(l, 2));
   // ------------------------------------------------------------------------- end of measured part
 
+  // The task ends right after its last batch: poll until it says so (an upper bound on when).
+  let task = await statusOf(taskId);
+  let doneMs: number | null = null;
+  for (let i = 0; i < 200 && !(task && ENDED.has(task.status)); i++) {
+    await sleep(50);
+    task = await statusOf(taskId);
+  }
+  if (task && ENDED.has(task.status)) doneMs = performance.now() - t0;
+  // Per-target records, paged: states per channel and when the MQTT targets were published.
+  const counts = new Map<string, number>();
+  const mqttTimes: number[] = [];
+  for (let cursor: string | null = ""; cursor !== null; ) {
+    const page: TargetPage | null = await read<TargetPage>(
+      "/psp/push/targets",
+      `task_id=${taskId}&limit=500${cursor ? `&cursor=${cursor}` : ""}`,
+    );
+    if (!page) break;
+    for (const t of page.targets) {
+      const key = `${t.channel ?? "none"}/${t.state}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+      if (t.channel === "mqtt") mqttTimes.push(Date.parse(t.updated_at));
+    }
+    cursor = page.next_cursor;
+  }
+  const targets = [...counts].map(([key, n]) => ({
+    channel: key.split("/")[0],
+    state: key.split("/")[1],
+    n,
+  }));
   await stopChild(dev.child);
   deadline = Math.max(deadline, performance.now()) + TEARDOWN_MS;
-  const rows = JSON.parse(
-    await wrangler(
-      [
-        "d1",
-        "execute",
-        "DB",
-        "--local",
-        "--persist-to",
-        state,
-        "--json",
-        "--command",
-        `SELECT status, total, sent, failed, by_mqtt, by_getui, updated_at FROM tasks WHERE id = '${taskId}'; ` +
-          `SELECT channel, status, count(*) AS n, min(updated_at) AS first_at, max(updated_at) AS last_at ` +
-          `FROM task_targets WHERE task_id = '${taskId}' GROUP BY channel, status`,
-      ],
-      "reading the task row",
-    ),
-  ) as { results: Record<string, unknown>[] }[];
-  const task = rows[0]?.results[0] as
-    | {
-        status: string;
-        total: number;
-        sent: number;
-        failed: number;
-        by_mqtt: number;
-        by_getui: number;
-        updated_at: number;
-      }
-    | undefined;
-  const targets = (rows[1]?.results ?? []) as {
-    channel: string;
-    status: string;
-    n: number;
-    first_at: number;
-    last_at: number;
-  }[];
-  const mqttRows = targets.filter((r) => r.channel === "mqtt");
-  // Server clock (same machine): when the task row was last written (done), when the MQTT
-  // publishes of the first and the last page were recorded (right after they were made).
+  // Server clock (same machine): when the MQTT publishes of the first and the last page were
+  // recorded (right after they were made).
   const sinceStart = (at: number | undefined) => (at === undefined ? null : at - t0Wall);
-  const doneMs = task && ENDED.has(task.status) ? sinceStart(task.updated_at) : null;
-  const mqttFirstMs = sinceStart(mqttRows.length ? Math.min(...mqttRows.map((r) => r.first_at)) : undefined);
-  const mqttLastMs = sinceStart(mqttRows.length ? Math.max(...mqttRows.map((r) => r.last_at)) : undefined);
+  const mqttFirstMs = sinceStart(mqttTimes.length ? Math.min(...mqttTimes) : undefined);
+  const mqttLastMs = sinceStart(mqttTimes.length ? Math.max(...mqttTimes) : undefined);
+  const byMqtt = task?.by_channel.mqtt ?? null;
   if (!incomplete && task?.status !== "done")
     incomplete = `the task is ${task?.status ?? "missing"}, not done`;
 
@@ -478,14 +475,14 @@ const main = async () => {
       pushes_per_s: lastPushMs ? round(getuiCounts.accepted / (lastPushMs / 1000), 1) : null,
     },
     mqtt: {
-      by_channel_mqtt: task?.by_mqtt ?? null,
+      by_channel_mqtt: byMqtt,
       first_page_published_ms: ms(mqttFirstMs),
       last_page_published_ms: ms(mqttLastMs),
-      publishes_per_s: task?.by_mqtt && mqttLastMs ? round(task.by_mqtt / (mqttLastMs / 1000), 1) : null,
+      publishes_per_s: byMqtt && mqttLastMs ? round(byMqtt / (mqttLastMs / 1000), 1) : null,
     },
     task_done_ms: ms(doneMs),
-    task_row: task ?? null,
-    task_targets: targets,
+    task_status: task ?? null,
+    targets,
     queue: queueStats(runLog),
     worker_error_lines: runLog.split("\n").filter((l) => /error|✘|exceeded/i.test(l)).length,
     client_cpu_ms: {

@@ -1,11 +1,18 @@
 import { app } from "./app";
 import { dispatch } from "./push/dispatch";
+import { deliverWebhooks } from "./push/webhooks";
 
 export { GroupHub } from "./hubs/group-hub";
 export { ReplayGuard } from "./hubs/replay-guard";
+export { TaskHub } from "./hubs/task-hub";
 export { UserHub } from "./hubs/user-hub";
+
+/** Push delivery (edge-push-delivery and its DLQ) and webhooks (edge-push-webhooks and its DLQ). */
+function queue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  return batch.queue.startsWith("edge-push-webhooks") ? deliverWebhooks(batch, env) : dispatch(batch, env);
+}
 
 export default {
   fetch: app.fetch,
-  queue: dispatch,
+  queue,
 } satisfies ExportedHandler<Env>;

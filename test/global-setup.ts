@@ -5,10 +5,17 @@ import { createApnsStandIn } from "./stand-ins/apns";
 import { createFcmStandIn } from "./stand-ins/fcm";
 import { createGetuiStandIn } from "./stand-ins/getui";
 import { createSmsStandIn } from "./stand-ins/sms";
+import { createWebhookStandIn } from "./stand-ins/webhooks";
 
 /** Starts the stand-ins for outside providers on loopback and hands their URL to the Worker tests. */
 export default async function setup(project: TestProject) {
-  const standIns = [createSmsStandIn(), createApnsStandIn(), createGetuiStandIn(), createFcmStandIn()];
+  const standIns = [
+    createSmsStandIn(),
+    createApnsStandIn(),
+    createGetuiStandIn(),
+    createFcmStandIn(),
+    createWebhookStandIn(),
+  ];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));

@@ -19,6 +19,10 @@ export const apps = sqliteTable("apps", {
   pushRateLimit: integer("push_rate_limit").notNull().default(100),
   /** MQTT keepalive policy (JSON `KeepaliveSettings`, docs/mqtt.md); null: the clients' own values. */
   mqttKeepalive: text("mqtt_keepalive", { mode: "json" }).$type<KeepaliveSettings>(),
+  /** Adds `msg_id` to JSON-object MQTT bodies (CONTRACT §2 "Delivery truth"). */
+  embedMsgId: integer("embed_msg_id", { mode: "boolean" }).notNull().default(false),
+  /** Where delivery webhooks are POSTed; null: none. */
+  callbackUrl: text("callback_url"),
   createdAt: integer("created_at").notNull().default(now),
   updatedAt: integer("updated_at").notNull().default(now),
 });
@@ -193,7 +197,10 @@ export const appCredentials = sqliteTable(
   (t) => [primaryKey({ columns: [t.appId, t.provider] })],
 );
 
-/** A push task (seed 003 `task_id`). Counters are per target (a device or an MQTT topic). */
+/**
+ * A push task (seed 003 `task_id`): the task index. Its per-target records (msg_id, state,
+ * events) and every number of its status live in the task's TaskHub (docs/design/delivery-truth.md).
+ */
 export const tasks = sqliteTable(
   "tasks",
   {
@@ -213,48 +220,12 @@ export const tasks = sqliteTable(
     startAt: integer("start_at"),
     expireAt: integer("expire_at"),
     outBizNo: text("out_biz_no"),
-    total: integer("total").notNull().default(0),
-    sent: integer("sent").notNull().default(0),
-    delivered: integer("delivered").notNull().default(0),
-    failed: integer("failed").notNull().default(0),
-    byMqtt: integer("by_mqtt").notNull().default(0),
-    byApns: integer("by_apns").notNull().default(0),
-    byGetui: integer("by_getui").notNull().default(0),
-    byFcm: integer("by_fcm").notNull().default(0),
-    /** Batches expanded but not finished; the task is done when it reaches 0 after expansion. */
-    pendingBatches: integer("pending_batches").notNull().default(0),
-    expanded: integer("expanded", { mode: "boolean" }).notNull().default(false),
     createdAt: integer("created_at").notNull().default(now),
     updatedAt: integer("updated_at").notNull().default(now),
   },
   (t) => [
     uniqueIndex("tasks_out_biz_no_idx").on(t.appId, t.outBizNo),
     index("tasks_app_created_idx").on(t.appId, t.createdAt),
-  ],
-);
-
-/**
- * One row per (task, channel, target): the idempotency record of at-least-once delivery (a
- * retried batch skips targets already `sent`) and the source of `failures`.
- */
-export const taskTargets = sqliteTable(
-  "task_targets",
-  {
-    taskId: text("task_id")
-      .notNull()
-      .references(() => tasks.id, { onDelete: "cascade" }),
-    /** mqtt | apns | getui | fcm */
-    channel: text("channel").notNull(),
-    /** A device token, or the MQTT topic. */
-    target: text("target").notNull(),
-    /** pending | sent | failed */
-    status: text("status").notNull(),
-    reason: text("reason"),
-    updatedAt: integer("updated_at").notNull().default(now),
-  },
-  (t) => [
-    primaryKey({ columns: [t.taskId, t.channel, t.target] }),
-    index("task_targets_status_idx").on(t.taskId, t.status),
   ],
 );
 

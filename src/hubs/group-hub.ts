@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Message } from "../mqtt/session";
 import { ShareRotation, shareMatches } from "../mqtt/shared";
 import { type GroupMessage, logHubError, userHub } from "./common";
+import { Faults } from "./faults";
 import { liveRetained, RETAINED_SCHEMA, retainMessage } from "./retained";
 
 const SCHEMA = `
@@ -10,7 +11,8 @@ CREATE TABLE IF NOT EXISTS shares (share_key TEXT NOT NULL, user_id TEXT NOT NUL
 `;
 
 /** Messages bound for one member hub, flushed together as one call. */
-type Pending = { messages: GroupMessage[]; waiters: ((n: number) => void)[] };
+type Waiter = { resolve: (n: number) => void; reject: (err: unknown) => void };
+type Pending = { messages: GroupMessage[]; waiters: Waiter[] };
 
 /**
  * One per `<app>:<group id>`: which member hubs have subscriptions on this group (plain ones,
@@ -18,6 +20,8 @@ type Pending = { messages: GroupMessage[]; waiters: ((n: number) => void)[] };
  * messages, and the fan-out. Each message goes to every plain subscriber and, per matching
  * share group, to one member in turn, which then picks one of its sessions. A message costs at most one call per subscribed member
  * hub; messages arriving while a call to a member is in flight ride along in its next call.
+ * RPC methods log and rethrow: a publish whose delivery to a member failed rejects (after the
+ * other members were served), so the caller retries instead of counting it as sent.
  */
 export class GroupHub extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -26,16 +30,19 @@ export class GroupHub extends DurableObject<Env> {
   private readonly calling = new Set<string>();
   private flushScheduled = false;
   private readonly rotation = new ShareRotation();
+  private readonly faults: Faults;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.sql.exec(SCHEMA + RETAINED_SCHEMA);
+    this.faults = new Faults(this.sql, env);
   }
 
   /** Publishes to the group's subscribers; answers how many connections received it. */
   async publish(app: string, groupId: string, message: Message): Promise<number> {
     try {
+      this.faults.check("publish");
       if (message.retain) retainMessage(this.sql, message);
       const picked = this.pickShares(message.topic);
       const users = new Set(
@@ -45,13 +52,18 @@ export class GroupHub extends DurableObject<Env> {
           .map((u) => u.user_id),
       );
       for (const u of picked.keys()) users.add(u);
-      const counts = await Promise.all(
+      const counts = await Promise.allSettled(
         [...users].map((u) => this.enqueue(app, u, { ...message, shares: picked.get(u) ?? [] })),
       );
-      return counts.reduce((a, b) => a + b, 0);
+      let reached = 0;
+      for (const c of counts) {
+        if (c.status === "rejected") throw c.reason;
+        reached += c.value;
+      }
+      return reached;
     } catch (err) {
       logHubError(`GroupHub:${app}:${groupId}`, "publish", err);
-      return 0;
+      throw err;
     }
   }
 
@@ -109,16 +121,22 @@ export class GroupHub extends DurableObject<Env> {
 
   /** The group's live retained messages. */
   async retained(app: string, groupId: string): Promise<Message[]> {
-    return this.guard(app, groupId, "retained", () => liveRetained(this.sql, Date.now())) ?? [];
+    return this.guard(app, groupId, "retained", () => liveRetained(this.sql, Date.now()));
   }
 
-  /** Runs an entry point's work; an error is logged and answered with undefined, never thrown. */
-  private guard<T>(app: string, groupId: string, entry: string, work: () => T): T | undefined {
+  /** Tests only (TEST_HOOKS): makes an RPC method throw its next `times` calls. */
+  async injectFault(method: string, times: number): Promise<void> {
+    this.faults.arm(method, times);
+  }
+
+  /** Runs an RPC method's work; an error is logged with context and rethrown. */
+  private guard<T>(app: string, groupId: string, entry: string, work: () => T): T {
     try {
+      this.faults.check(entry);
       return work();
     } catch (err) {
       logHubError(`GroupHub:${app}:${groupId}`, entry, err);
-      return undefined;
+      throw err;
     }
   }
 
@@ -143,11 +161,11 @@ export class GroupHub extends DurableObject<Env> {
   }
 
   private enqueue(app: string, userId: string, message: GroupMessage): Promise<number> {
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       const key = `${app}\u0000${userId}`;
       const p = this.pending.get(key) ?? { messages: [], waiters: [] };
       p.messages.push(message);
-      p.waiters.push(resolve);
+      p.waiters.push({ resolve, reject });
       this.pending.set(key, p);
       this.scheduleFlush();
     });
@@ -184,8 +202,10 @@ export class GroupHub extends DurableObject<Env> {
       reached = await userHub(this.env, { app, id }).deliver({ app, id }, p.messages);
     } catch (err) {
       logHubError(`GroupHub→${app}:${id}`, "deliver", err);
+      for (const w of p.waiters) w.reject(err);
+      return;
     }
     // Each waiter learns whether the member was reached (connections of that member).
-    for (const w of p.waiters) w(reached > 0 ? Math.ceil(reached / p.messages.length) : 0);
+    for (const w of p.waiters) w.resolve(reached > 0 ? Math.ceil(reached / p.messages.length) : 0);
   }
 }

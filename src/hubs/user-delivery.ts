@@ -5,6 +5,7 @@ import { type OutAliases, withOutAlias } from "../mqtt/out-aliases";
 import type { ConnState, Message, MessageProps, StoredSubscription } from "../mqtt/session";
 import { SHARE_PREFIX, ShareRotation, shareMatches } from "../mqtt/shared";
 import { topicMatches } from "../mqtt/topics";
+import { msgIdOn } from "../push/msg-id";
 import { fromJson } from "./common";
 import type { UserStore } from "./user-store";
 import type { QueuedRow } from "./user-store-queue";
@@ -30,8 +31,11 @@ const rowPlan = (r: QueuedRow): DeliveryPlan => ({
   subscriptionIds: r.sub_ids ? (JSON.parse(r.sub_ids) as number[]) : [],
 });
 
-/** QoS 1 messages in flight to a session that ends with its connection, kept in memory only. */
-type Volatile = { next: number; ids: Set<number> };
+/**
+ * QoS 1 messages in flight to a session that ends with its connection, kept in memory only;
+ * `msgIds`: the push msg_id of those that carry one (a PUBACK makes the target received).
+ */
+type Volatile = { next: number; ids: Set<number>; msgIds: Map<number, string> };
 
 /**
  * Outbound delivery of one UserHub: matching, QoS 0 sends, the QoS 1/2 queue with the client's
@@ -172,7 +176,7 @@ export class Delivery {
     plan: DeliveryPlan,
     now: number,
   ): "sent" | "dropped" | "window-full" {
-    const v = this.volatile.get(clientId) ?? { next: 1, ids: new Set<number>() };
+    const v = this.volatile.get(clientId) ?? { next: 1, ids: new Set<number>(), msgIds: new Map() };
     // [MQTT-4.9.0-2] the window counts stored in-flight messages too; stored ones go first.
     if (v.ids.size >= receiveMax || !this.nothingStored(clientId)) return "window-full";
     let id = v.next;
@@ -180,6 +184,8 @@ export class Delivery {
     const packet = toPublish(m, plan, now, id, l.att.conn.version);
     if (!packet || this.write(l, packet) !== "sent") return "dropped"; // expired, too large, or closing
     v.ids.add(id);
+    const msgId = msgIdOn(m);
+    if (msgId !== undefined) v.msgIds.set(id, msgId);
     v.next = (id % 65535) + 1;
     this.volatile.set(clientId, v);
     return "sent";
@@ -230,26 +236,33 @@ export class Delivery {
     this.pump(clientId, l, now);
   }
 
-  /** PUBACK / PUBREC / PUBCOMP from the client. */
+  /**
+   * PUBACK / PUBREC / PUBCOMP from the client. Answers the push msg_id a PUBACK completed, if
+   * the message carried one.
+   */
   acked(
     ws: WebSocket,
     conn: ConnState,
     kind: "puback" | "pubrec" | "pubcomp",
     messageId: number,
     now: number,
-  ): void {
+  ): string | undefined {
     const clientId = conn.clientId;
-    const volatileIds = this.volatile.get(clientId)?.ids;
-    if (kind === "puback" && volatileIds?.delete(messageId)) {
+    const v = this.volatile.get(clientId);
+    if (kind === "puback" && v?.ids.delete(messageId)) {
+      const msgId = v.msgIds.get(messageId);
+      v.msgIds.delete(messageId);
       // An in-memory message: the stored queue only needs a look when something is in it.
       const l = this.socketOf(clientId);
       if (l?.ws === ws && !this.storedEmpty.has(clientId)) this.pump(clientId, l, now);
-      return;
+      return msgId;
     }
+    const msgId = kind === "puback" ? this.store.queue.msgIdOf(clientId, messageId) : undefined;
     const known = this.store.queue.ack(clientId, messageId, kind);
     const l = this.socketOf(clientId);
     if (kind === "pubrec" && known && l?.ws === ws) this.send(l, { type: "pubrel", messageId });
     if (l?.ws === ws) this.pump(clientId, l, now);
+    return known ? msgId : undefined;
   }
 
   /**

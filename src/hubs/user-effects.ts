@@ -24,6 +24,7 @@ import {
 } from "./user-context";
 import { refreshMemberships, retainedFor, route, syncGroupRegistrations } from "./user-groups";
 import { closeSocket, takeOver } from "./user-lifecycle";
+import { reportReceipts } from "./user-receipts";
 
 /** The session core's view of stored state for one connection (synchronous SQLite lookups). */
 function ctxFor(hub: Hub, att: Attachment, now: number): Ctx {
@@ -147,8 +148,12 @@ async function runEffect(hub: Hub, ws: WebSocket, att: Attachment, e: Effect, no
     case "inbound-qos2-release":
       store.queue.releaseInbound(clientId, e.messageId);
       return;
-    case "acked":
-      return hub.delivery.acked(ws, att.conn, e.kind, e.messageId, now);
+    case "acked": {
+      const msgId = hub.delivery.acked(ws, att.conn, e.kind, e.messageId, now);
+      // A push's PUBACK: its MQTT target is received (CONTRACT §2 "Delivery truth").
+      if (msgId !== undefined) reportReceipts(hub, [{ msgId, state: "received" }], "PUBACK from the device");
+      return;
+    }
     case "disconnect":
       if (!e.sendWill) store.conns.dropWillOf(att.connId);
       if (e.expiry !== undefined && store.sessions.session(clientId)?.expiry !== 0) {

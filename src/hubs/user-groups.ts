@@ -1,13 +1,20 @@
 import { type Message, parseStatus } from "../mqtt/session";
 import { parseShared } from "../mqtt/shared";
-import { channelOf } from "../mqtt/topics";
-import { groupHub } from "./common";
-import type { Hub } from "./user-context";
+import { type Channel, channelOf } from "../mqtt/topics";
+import { parseReceipts } from "../push/receipts";
+import { groupHub, logHubError } from "./common";
+import { type Hub, hubLabel } from "./user-context";
+import { reportReceipts } from "./user-receipts";
 
-/** Routes a client's (or a will's) message: user topics here, group topics to their GroupHub. */
-export async function route(hub: Hub, m: Message, now: number): Promise<void> {
+/**
+ * Routes a client's (or a will's) message: user topics here, group topics to their GroupHub.
+ * The user property `msg_id` is the platform's (a push's id, whose PUBACK counts as a
+ * receipt): a client's own is dropped, so no one can make another user acknowledge a push.
+ */
+export async function route(hub: Hub, m0: Message, now: number): Promise<void> {
   const who = hub.who;
   if (!who) return;
+  const m = withoutMsgId(m0);
   const ch = channelOf(who.app, m.topic);
   if (ch.kind === "status") {
     // Only a Will gets here (a client's own status message is an effect); CONNECT checked it.
@@ -16,11 +23,33 @@ export async function route(hub: Hub, m: Message, now: number): Promise<void> {
     return;
   }
   if (ch.kind === "group") {
-    await groupHub(hub.env, who.app, ch.id).publish(who.app, ch.id, m);
+    // A client's (or a will's) message: its PUBACK has gone already, so a group that could not
+    // take it is logged here rather than ending the publisher's connection.
+    try {
+      await groupHub(hub.env, who.app, ch.id).publish(who.app, ch.id, m);
+    } catch (err) {
+      logHubError(hubLabel(hub), `route to group ${ch.id}`, err);
+    }
+    return;
+  }
+  const receipts = isReceiptTopic(ch) ? parseReceipts(m.payload) : null;
+  if (receipts) {
+    // `<app>/user/<own id>/receipt` (CONTRACT §2): the app's receipts, for the platform only.
+    reportReceipts(hub, receipts, "receipt from the app over MQTT");
     return;
   }
   if (m.retain) hub.store.retain(m);
   hub.delivery.deliver(m, now);
+}
+
+function withoutMsgId(m: Message): Message {
+  const props = m.props?.userProperties;
+  if (!props?.some(([k]) => k === "msg_id")) return m;
+  return { ...m, props: { ...m.props, userProperties: props.filter(([k]) => k !== "msg_id") } };
+}
+
+function isReceiptTopic(ch: Channel): boolean {
+  return ch.kind === "user" && ch.rest.length === 1 && ch.rest[0] === "receipt";
 }
 
 /** Retained messages a new subscription receives: the user's own, or its groups'. */
@@ -69,6 +98,7 @@ export async function syncGroupRegistrations(hub: Hub): Promise<void> {
   }
   const plain = diff(hub, "group_regs", wanted);
   const shares = diff(hub, "group_share_regs", wantedShares);
+  if (!plain.add.length && !plain.drop.length && !shares.add.length && !shares.drop.length) return;
   const split = (entry: string) => entry.split("\u0000") as [string, string];
   await Promise.all([
     ...plain.add.map((g) => groupHub(hub.env, who.app, g).addSubscriber(who.app, g, who.id)),
@@ -80,13 +110,13 @@ export async function syncGroupRegistrations(hub: Hub): Promise<void> {
       .map(split)
       .map(([g, key]) => groupHub(hub.env, who.app, g).removeShare(who.app, g, who.id, key)),
   ]);
+  // Written once the GroupHubs have it: after a failure the next sync tries again.
+  hub.store.setMeta("group_regs", JSON.stringify([...wanted]));
+  hub.store.setMeta("group_share_regs", JSON.stringify([...wantedShares]));
 }
 
-/** What to add and drop to get from the registrations stored under `meta` to `wanted` (then stored). */
+/** What to add and drop to get from the registrations stored under `meta` to `wanted`. */
 function diff(hub: Hub, meta: string, wanted: Set<string>): { add: string[]; drop: string[] } {
   const had = new Set<string>(JSON.parse(hub.store.getMeta(meta) ?? "[]") as string[]);
-  const add = [...wanted].filter((g) => !had.has(g));
-  const drop = [...had].filter((g) => !wanted.has(g));
-  if (add.length || drop.length) hub.store.setMeta(meta, JSON.stringify([...wanted]));
-  return { add, drop };
+  return { add: [...wanted].filter((g) => !had.has(g)), drop: [...had].filter((g) => !wanted.has(g)) };
 }

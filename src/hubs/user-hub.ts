@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { type KeepalivePolicy, type Message, newConnState } from "../mqtt/session";
 import { innerFilter } from "../mqtt/shared";
 import { channelOf, type Identity } from "../mqtt/topics";
+import { stampFor } from "../push/msg-id";
 import {
   type GroupMessage,
   IDENTITY_APP,
@@ -10,6 +11,7 @@ import {
   logHubError,
   type PublishOutcome,
 } from "./common";
+import { Faults } from "./faults";
 import {
   type Attachment,
   armAlarm,
@@ -38,7 +40,8 @@ function keepaliveHeader(value: string | null): KeepalivePolicy | undefined {
 /**
  * One per `<app>:<user id or imei>`: that identity's MQTT connections (hibernatable WebSockets),
  * its sessions, presence and the retained messages of its user topics. Every entry point
- * catches its errors: a bad client is disconnected alone.
+ * catches its errors: a bad client is disconnected alone. RPC methods log and rethrow, so the
+ * caller (queue consumer, route) retries or answers an error instead of counting a success.
  *
  * This class is the shell: entry points and RPC. The work is done on a `Hub` context by
  * user-effects.ts (packets and their effects), user-lifecycle.ts (connection end, wills,
@@ -46,10 +49,12 @@ function keepaliveHeader(value: string | null): KeepalivePolicy | undefined {
  */
 export class UserHub extends DurableObject<Env> {
   private readonly hub: Hub;
+  private readonly faults: Faults;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const store = new UserStore(ctx.storage.sql);
+    this.faults = new Faults(ctx.storage.sql, env);
     const app = store.getMeta("app");
     const id = store.getMeta("id");
     this.hub = {
@@ -162,11 +167,23 @@ export class UserHub extends DurableObject<Env> {
     }
   }
 
-  // --- RPC (Worker, GroupHub) ------------------------------------------------------------
+  // --- RPC (Worker, GroupHub): log with context, then rethrow ---------------------------
+
+  private rpc<T>(entry: string, work: () => T | Promise<T>): Promise<T> {
+    return (async () => {
+      try {
+        this.faults.check(entry);
+        return await work();
+      } catch (err) {
+        logHubError(this.name(), entry, err);
+        throw err;
+      }
+    })();
+  }
 
   /** Delivers messages published elsewhere (a group, the push pipeline): connections reached. */
   async deliver(who: Identity, messages: GroupMessage[]): Promise<number> {
-    try {
+    return this.rpc("deliver", () => {
       this.remember(who);
       const mine = this.hub.store.memberships();
       let reached = 0;
@@ -175,41 +192,33 @@ export class UserHub extends DurableObject<Env> {
         const ch = channelOf(who.app, m.topic);
         if (ch.kind === "group" && !mine.has(ch.id)) continue;
         const { shares, ...message } = m;
-        reached += this.hub.delivery.deliver(message, Date.now(), shares);
+        reached += this.hub.delivery.deliver(stampFor(message, who.id), Date.now(), shares);
       }
       return reached;
-    } catch (err) {
-      logHubError(this.name(), "deliver", err);
-      return 0;
-    }
+    });
   }
 
   /** A server publish to this user's topic: retained if asked, delivered at QoS 1 or as given. */
   async publish(who: Identity, message: Message): Promise<PublishOutcome> {
-    try {
+    return this.rpc("publish", () => {
       this.remember(who);
-      if (message.retain) this.hub.store.retain(message);
-      const delivered = this.hub.delivery.deliver(message, Date.now());
+      const m = stampFor(message, who.id);
+      if (m.retain) this.hub.store.retain(m);
+      const delivered = this.hub.delivery.deliver(m, Date.now());
       return { delivered, foreground: presenceOf(this.hub, who).focus === 1 };
-    } catch (err) {
-      logHubError(this.name(), "publish", err);
-      return { delivered: 0, foreground: false };
-    }
+    });
   }
 
   /** CONTRACT §2 presence. */
   async presence(who: Identity): Promise<Presence> {
-    try {
-      return presenceOf(this.hub, who);
-    } catch (err) {
-      logHubError(this.name(), "presence", err);
-      return { user_id: who.id, online: false, focus: 0, last_seen: null };
-    }
+    return this.rpc("presence", () => presenceOf(this.hub, who));
   }
 
   /** Membership changed in D1: follow it at once (a removed member stops receiving). */
   async setMembership(who: Identity, groupId: string, member: boolean): Promise<void> {
-    try {
+    // D1 stays the truth: a caller that sees this fail answers an error, and the next CONNECT
+    // reloads the memberships anyway.
+    return this.rpc("setMembership", async () => {
       this.remember(who);
       this.hub.store.setMembership(groupId, member);
       if (!member) {
@@ -219,9 +228,11 @@ export class UserHub extends DurableObject<Env> {
         });
       }
       await syncGroupRegistrations(this.hub);
-    } catch (err) {
-      // D1 stays the truth: the next CONNECT reloads the memberships.
-      logHubError(this.name(), "setMembership", err);
-    }
+    });
+  }
+
+  /** Tests only (TEST_HOOKS): makes an RPC method throw its next `times` calls. */
+  async injectFault(method: string, times: number): Promise<void> {
+    this.faults.arm(method, times);
   }
 }

@@ -1,6 +1,7 @@
 import type { QoS } from "../mqtt/codec/types";
-import type { Message } from "../mqtt/session";
-import { toJson } from "./common";
+import type { Message, MessageProps } from "../mqtt/session";
+import { msgIdOn } from "../push/msg-id";
+import { fromJson, toJson } from "./common";
 import type { SessionStore } from "./user-store-sessions";
 
 /** Offline queue bound per session; past it the oldest queued message is dropped and counted. */
@@ -100,6 +101,17 @@ export class QueueStore {
   }
   dropQueued(seq: number): void {
     this.sql.exec("DELETE FROM outq WHERE seq = ?", seq);
+  }
+  /** The push msg_id of an in-flight QoS 1 message, if it carries one. */
+  msgIdOf(clientId: string, messageId: number): string | undefined {
+    const row = this.sql
+      .exec<{ props: string | null }>(
+        "SELECT props FROM outq WHERE client_id = ? AND message_id = ? AND state = 1 AND qos = 1",
+        clientId,
+        messageId,
+      )
+      .toArray()[0];
+    return row ? msgIdOn({ props: fromJson<MessageProps>(row.props) }) : undefined;
   }
   /** PUBACK / PUBCOMP: the message is done. PUBREC: it moves to awaiting PUBCOMP. */
   ack(clientId: string, messageId: number, kind: "puback" | "pubrec" | "pubcomp"): boolean {

@@ -7,7 +7,11 @@
  * bare path when `sign` is the only parameter.
  */
 
-/** The URL a sign covers: `rawUrl` without its fragment and without any `sign=` parameter. */
+/**
+ * The URL a sign covers: `rawUrl` without its fragment and without its `sign` parameter; every
+ * other byte of the query stays as sent (empty parameters too), so the server signs what the
+ * client signed.
+ */
 export function signedUrl(rawUrl: string): string {
   const hash = rawUrl.indexOf("#");
   const url = hash < 0 ? rawUrl : rawUrl.slice(0, hash);
@@ -16,7 +20,7 @@ export function signedUrl(rawUrl: string): string {
   const kept = url
     .slice(q + 1)
     .split("&")
-    .filter((part) => part !== "" && part !== "sign" && !part.startsWith("sign="));
+    .filter((part) => part !== "sign" && !part.startsWith("sign="));
   return kept.length ? `${url.slice(0, q)}?${kept.join("&")}` : url.slice(0, q);
 }
 

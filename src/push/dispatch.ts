@@ -1,85 +1,67 @@
-import { and, eq, inArray, lt, or, sql } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
+import { and, eq, inArray } from "drizzle-orm";
 import { createDb, type Db } from "../db/client";
-import { apps, devices, tasks, taskTargets } from "../db/schema";
-import { getCredentials } from "../services/credentials";
+import { tasks } from "../db/schema";
+import { taskHub } from "../hubs/task-hub";
 import { MAX_QUEUE_DELAY_S } from "../services/push-tasks";
-import { type BatchMessage, expandPage, type TaskPageMessage } from "./expand";
-import { apnsProvider } from "./providers/apns";
-import { fcmProvider } from "./providers/fcm";
-import { getuiProvider } from "./providers/getui";
-import type { PushJob, PushProvider, SendResult } from "./providers/types";
-import type { PushRequest } from "./request";
-import { providerData } from "./route";
-
-type QueueMessage = TaskPageMessage | BatchMessage;
+import { type BatchResult, closeBatch, runBatch, runMqtt, taskOf } from "./batch";
+import { expandPage } from "./expand";
+import type { QueueMessage, ReceiptMessage, TaskPageMessage } from "./tasks";
+import { emitForApp, nowIso } from "./webhooks";
 
 /** Exponential backoff for a retried batch: base, 2 × base, 4 × base, … at most 10 minutes (base: PUSH_RETRY_BASE_S, 5 s). */
 export const backoffSeconds = (attempts: number, retryAfterS = 0, baseS = 5) =>
   Math.max(retryAfterS, Math.min(600, baseS * 2 ** Math.max(0, attempts - 1)));
 
-const retryBase = (env: Env) => {
+function retryBase(env: Env): number {
   const n = Number(env.PUSH_RETRY_BASE_S);
   return Number.isFinite(n) && n >= 0 ? n : 5;
-};
-
-const providers = (env: Env): Record<BatchMessage["provider"], PushProvider<never>> => ({
-  apns: apnsProvider(env) as PushProvider<never>,
-  getui: getuiProvider(env) as PushProvider<never>,
-  fcm: fcmProvider(env) as PushProvider<never>,
-});
+}
 
 const ENDED = ["cancelled", "expired", "done", "failed"];
 
-/** Marks the task done (or failed, when nothing went out) once every batch has finished. */
-const finishIfComplete = async (db: Db, taskId: string) => {
-  await db
-    .update(tasks)
-    .set({
-      status: sql`CASE WHEN ${tasks.sent} = 0 AND ${tasks.failed} > 0 THEN 'failed' ELSE 'done' END`,
-      updatedAt: Date.now(),
-    })
-    .where(
-      and(
-        eq(tasks.id, taskId),
-        eq(tasks.expanded, true),
-        eq(tasks.pendingBatches, 0),
-        inArray(tasks.status, ["queued", "sending"]),
-      ),
-    );
-};
+/** A finished task's status: failed when nothing went out and something failed, expired when everything expired. */
+function endStatus(c: { total: number; sent: number; failed: number; expired: number }) {
+  if (c.sent === 0 && c.failed > 0) return "failed";
+  if (c.sent === 0 && c.total > 0 && c.expired === c.total) return "expired";
+  return "done";
+}
 
-/** Ends the pending targets of a batch with a reason; the batch no longer counts as pending. */
-const closeBatch = async (db: Db, m: BatchMessage, status: "failed" | "cancelled", reason: string) => {
-  const closed = await db
-    .update(taskTargets)
-    .set({ status, reason, updatedAt: Date.now() })
-    .where(
-      and(
-        eq(taskTargets.taskId, m.taskId),
-        eq(taskTargets.channel, m.provider),
-        inArray(taskTargets.status, ["pending", "sending"]),
-        inArray(
-          taskTargets.target,
-          m.targets.map((t) => t.token),
-        ),
-      ),
-    )
-    .returning({ t: taskTargets.target });
-  await db
+/**
+ * Every target has its outcome: the task is done, or failed when nothing went out. The counts
+ * come from the task's per-target records (its TaskHub); D1 keeps only the task's status.
+ */
+export async function finishTask(env: Env, db: Db, taskId: string): Promise<void> {
+  const counts = await taskHub(env, taskId).counts();
+  await endTask(env, db, taskId, endStatus(counts), counts);
+}
+
+const NO_COUNTS = { total: 0, sent: 0, delivered: 0, failed: 0, received: 0, opened: 0, expired: 0 };
+
+/** Sets a running task's final status once; the app's webhook hears of it (task.finished). */
+async function endTask(
+  env: Env,
+  db: Db,
+  taskId: string,
+  status: "done" | "failed" | "expired",
+  counts: typeof NO_COUNTS,
+  from = ["queued", "sending"],
+): Promise<void> {
+  const [ended] = await db
     .update(tasks)
-    .set({
-      failed: status === "failed" ? sql`${tasks.failed} + ${closed.length}` : tasks.failed,
-      pendingBatches: sql`${tasks.pendingBatches} - 1`,
-      updatedAt: Date.now(),
-    })
-    .where(eq(tasks.id, m.taskId));
-  await finishIfComplete(db, m.taskId);
-};
+    .set({ status, updatedAt: Date.now() })
+    .where(and(eq(tasks.id, taskId), inArray(tasks.status, from)))
+    .returning({ appId: tasks.appId });
+  if (!ended) return;
+  const { total, sent, delivered, failed, received, opened } = counts;
+  const numbers = { total, sent, delivered, failed, received, opened };
+  await emitForApp(env, db, ended.appId, [
+    { type: "task.finished", at: nowIso(), task_id: taskId, counts: numbers },
+  ]);
+}
 
 /** A task message: wait for its start time, expire it, or expand the next page of its audience. */
-const runTask = async (env: Env, db: Db, m: TaskPageMessage): Promise<void> => {
-  const task = await db.query.tasks.findFirst({ where: eq(tasks.id, m.taskId) });
+async function runTask(env: Env, db: Db, m: TaskPageMessage): Promise<void> {
+  const task = await taskOf(db, m.taskId);
   if (!task || ENDED.includes(task.status)) return;
   const now = Date.now();
   if (task.startAt !== null && task.startAt > now) {
@@ -90,174 +72,88 @@ const runTask = async (env: Env, db: Db, m: TaskPageMessage): Promise<void> => {
     return;
   }
   if (task.expireAt !== null && task.expireAt <= now) {
-    await db.update(tasks).set({ status: "expired", updatedAt: now }).where(eq(tasks.id, task.id));
+    await endTask(env, db, task.id, "expired", NO_COUNTS, ["scheduled", "queued", "sending"]);
     return;
   }
   await db
     .update(tasks)
     .set({ status: "sending", updatedAt: now })
     .where(and(eq(tasks.id, task.id), inArray(tasks.status, ["scheduled", "queued"])));
-  const next = await expandPage(env, db, task, m.cursor);
+  const { next, complete } = await expandPage(env, db, task, m.cursor);
   if (next !== null)
     await env.PUSH_QUEUE.send({ kind: "task", taskId: task.id, cursor: next } satisfies TaskPageMessage);
-  else await finishIfComplete(db, task.id);
-};
+  else if (complete) await finishTask(env, db, task.id);
+}
 
-/** A batch of one provider's devices: each target sent at most once, retries for transient failures. */
-const runBatch = async (env: Env, db: Db, m: BatchMessage, message: Message): Promise<void> => {
-  const task = await db.query.tasks.findFirst({ where: eq(tasks.id, m.taskId) });
-  if (!task) return message.ack();
-  if (task.status === "cancelled")
-    return closeBatch(db, m, "cancelled", "CANCELLED").then(() => message.ack());
-  const now = Date.now();
-  if (task.expireAt !== null && task.expireAt <= now)
-    return closeBatch(db, m, "failed", "EXPIRED").then(() => message.ack());
-  const app = await db.query.apps.findFirst({ where: eq(apps.id, task.appId) });
-  const creds = app ? await getCredentials<never>(db, env.CREDENTIALS_KEY, app.id, m.provider) : null;
-  if (!creds) return closeBatch(db, m, "failed", "NO_CREDENTIALS").then(() => message.ack());
+/** Receipts a UserHub queued (its TaskHub did not answer at once). */
+async function runReceipt(env: Env, m: ReceiptMessage): Promise<void> {
+  await taskHub(env, m.taskId).receipt(m.receipts, m.source);
+}
 
-  // Claim the batch's pending targets first: a duplicate delivery of this message (queues are
-  // at-least-once) finds them claimed and sends nothing. A claim older than CLAIM_TTL_MS is
-  // taken to be from an attempt that died, and is claimed again.
-  const tokens = m.targets.map((t) => t.token);
-  const claimed = new Set<string>();
-  for (let i = 0; i < tokens.length; i += 90) {
-    const rows = await db
-      .update(taskTargets)
-      .set({ status: "sending", updatedAt: now })
-      .where(
-        and(
-          eq(taskTargets.taskId, task.id),
-          eq(taskTargets.channel, m.provider),
-          inArray(taskTargets.target, tokens.slice(i, i + 90)),
-          or(
-            eq(taskTargets.status, "pending"),
-            and(eq(taskTargets.status, "sending"), lt(taskTargets.updatedAt, now - CLAIM_TTL_MS)),
-          ),
-        ),
-      )
-      .returning({ t: taskTargets.target });
-    for (const r of rows) claimed.add(r.t);
+/** A message that used up its retries: its remaining targets are recorded as failed. */
+async function runDead(env: Env, db: Db, body: QueueMessage): Promise<void> {
+  if (body.kind === "batch" || body.kind === "mqtt") {
+    const task = await taskOf(db, body.taskId);
+    if (!task) return;
+    const reason = body.kind === "batch" ? "RETRIES_EXHAUSTED" : "HUB_UNAVAILABLE";
+    const detail =
+      body.kind === "batch"
+        ? "gave up after the last retry"
+        : "the MQTT broker kept failing; gave up after the last retry";
+    if (await closeBatch(env, db, task, body, "failed", reason, detail))
+      await finishTask(env, db, body.taskId);
+  } else if (body.kind === "task") {
+    const counts = await taskHub(env, body.taskId).counts();
+    await endTask(env, db, body.taskId, "failed", counts, ["scheduled", "queued", "sending"]);
+  } else {
+    console.error(`dead letter: ${body.kind} for task ${body.taskId} dropped`);
   }
-  const pending = claimed;
-  const req = JSON.parse(task.request) as PushRequest;
-  const provider = providers(env)[m.provider];
-  const sent: string[] = [];
-  const again: string[] = [];
-  const failed: { token: string; reason: string; remove: boolean }[] = [];
-  let retryAfter: number | null = null;
-  for (const t of m.targets) {
-    if (!pending.has(t.token)) continue; // already accepted (or ended) in an earlier attempt
-    const job: PushJob = {
-      deviceToken: t.token,
-      platform: t.platform,
-      silent: req.displayType === "message",
-      title: req.title,
-      body: req.text,
-      payload: providerData(req),
-      expiresAt: req.expireAt,
-      pushId: crypto.randomUUID(),
-    };
-    const result: SendResult = await provider.send(job, creds);
-    if (result.ok) sent.push(t.token);
-    else if (result.retry) {
-      again.push(t.token);
-      retryAfter = Math.max(retryAfter ?? 0, result.retryAfterS ?? 0);
-    } else failed.push({ token: t.token, reason: result.reason, remove: result.removeDevice });
-  }
-
-  // Outcomes, counters and dead devices in one transaction.
-  const now2 = Date.now();
-  const inBatch = (tokens: string[]) =>
-    and(
-      eq(taskTargets.taskId, task.id),
-      eq(taskTargets.channel, m.provider),
-      inArray(taskTargets.target, tokens),
-    );
-  const writes: BatchItem<"sqlite">[] = [];
-  for (let i = 0; i < sent.length; i += 90) {
-    writes.push(
-      db
-        .update(taskTargets)
-        .set({ status: "sent", updatedAt: now2 })
-        .where(inBatch(sent.slice(i, i + 90))),
-    );
-  }
-  for (let i = 0; i < again.length; i += 90) {
-    writes.push(
-      db
-        .update(taskTargets)
-        .set({ status: "pending", updatedAt: now2 })
-        .where(inBatch(again.slice(i, i + 90))),
-    );
-  }
-  for (const f of failed) {
-    writes.push(
-      db
-        .update(taskTargets)
-        .set({ status: "failed", reason: f.reason, updatedAt: now2 })
-        .where(inBatch([f.token])),
-    );
-    if (f.remove)
-      writes.push(
-        db.delete(devices).where(and(eq(devices.appId, task.appId), eq(devices.deviceToken, f.token))),
-      );
-  }
-  const counter = COUNTERS[m.provider];
-  const done = retryAfter === null;
-  writes.push(
-    db
-      .update(tasks)
-      .set({
-        sent: sql`${tasks.sent} + ${sent.length}`,
-        failed: sql`${tasks.failed} + ${failed.length}`,
-        [counter]: sql`${tasks[counter]} + ${sent.length}`,
-        pendingBatches: done ? sql`${tasks.pendingBatches} - 1` : tasks.pendingBatches,
-        updatedAt: now2,
-      })
-      .where(eq(tasks.id, task.id)),
-  );
-  await db.batch(writes as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
-  if (done) {
-    await finishIfComplete(db, task.id);
-    return message.ack();
-  }
-  message.retry({ delaySeconds: backoffSeconds(message.attempts, retryAfter ?? 0, retryBase(env)) });
-};
-
-/** How long a claimed target stays claimed before another attempt may take it. */
-const CLAIM_TTL_MS = 5 * 60_000;
-
-const COUNTERS = { apns: "byApns", getui: "byGetui", fcm: "byFcm" } as const;
+}
 
 /**
  * Queue consumer for push delivery. Every message is acked or retried on its own; nothing is
  * thrown out of a batch. Messages that used up their retries arrive on the dead-letter queue,
  * where their remaining targets are recorded as failed.
  */
-export const dispatch = async (batch: MessageBatch<unknown>, env: Env): Promise<void> => {
+export async function dispatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const db = createDb(env.DB);
   const dead = batch.queue.endsWith("-dlq");
   for (const message of batch.messages) {
     const body = message.body as QueueMessage;
     try {
       if (dead) {
-        if (body.kind === "batch") await closeBatch(db, body, "failed", "RETRIES_EXHAUSTED");
-        else
-          await db
-            .update(tasks)
-            .set({ status: "failed", updatedAt: Date.now() })
-            .where(eq(tasks.id, body.taskId));
+        await runDead(env, db, body);
         message.ack();
-      } else if (body?.kind === "task") {
+        continue;
+      }
+      if (body?.kind === "task") {
         await runTask(env, db, body);
         message.ack();
-      } else if (body?.kind === "batch") {
-        await runBatch(env, db, body, message);
-      } else {
+        continue;
+      }
+      if (body?.kind === "receipt") {
+        await runReceipt(env, body);
+        message.ack();
+        continue;
+      }
+      if (body?.kind !== "batch" && body?.kind !== "mqtt") {
         console.error(`queue ${batch.queue}: message ${message.id} has no known kind; dropped`);
         message.ack();
+        continue;
       }
+      const task = await taskOf(db, body.taskId);
+      if (!task) {
+        message.ack();
+        continue;
+      }
+      const result: BatchResult =
+        body.kind === "batch" ? await runBatch(env, db, task, body) : await runMqtt(env, db, task, body);
+      if (!result.done) {
+        message.retry({ delaySeconds: backoffSeconds(message.attempts, result.retryAfterS, retryBase(env)) });
+        continue;
+      }
+      if (result.complete) await finishTask(env, db, task.id);
+      message.ack();
     } catch (err) {
       console.error(
         `queue ${batch.queue}: message ${message.id}: ${err instanceof Error ? err.message : String(err)}`,
@@ -265,4 +161,4 @@ export const dispatch = async (batch: MessageBatch<unknown>, env: Env): Promise<
       message.retry({ delaySeconds: backoffSeconds(message.attempts, 0, retryBase(env)) });
     }
   }
-};
+}

@@ -15,6 +15,8 @@ export const appView = (app: AppRow) => ({
   android_payload_limit: app.androidPayloadLimit,
   push_rate_limit: app.pushRateLimit,
   mqtt_keepalive: app.mqttKeepalive ?? null,
+  embed_msg_id: app.embedMsgId,
+  callback_url: app.callbackUrl,
   created_at: new Date(app.createdAt).toISOString(),
 });
 
@@ -41,6 +43,8 @@ export type AppSettings = {
   android_payload_limit?: number;
   push_rate_limit?: number;
   mqtt_keepalive?: KeepaliveSettings | null;
+  embed_msg_id?: boolean;
+  callback_url?: string | null;
 };
 
 export const createApp = async (
@@ -75,6 +79,8 @@ export const updateApp = async (db: Db, appkey: string, input: AppSettings): Pro
       androidPayloadLimit: input.android_payload_limit,
       pushRateLimit: input.push_rate_limit,
       mqttKeepalive: input.mqtt_keepalive,
+      embedMsgId: input.embed_msg_id,
+      callbackUrl: input.callback_url,
       updatedAt: Date.now(),
     })
     .where(eq(apps.appkey, appkey))

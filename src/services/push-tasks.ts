@@ -1,13 +1,14 @@
-import { and, asc, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { type AppRow, devices, pushRate, type tasks as TasksTable, tasks, taskTargets } from "../db/schema";
+import { type AppRow, pushRate, type tasks as TasksTable, tasks } from "../db/schema";
 import { AppError, pspFail } from "../errors";
+import { taskHub } from "../hubs/task-hub";
 import { randomHex } from "../lib/crypto";
 import { platformsOf } from "../push/audience";
 import { type PushRequest, payloadSize } from "../push/request";
+import type { TaskPageMessage } from "../push/tasks";
 
 export type TaskRow = typeof TasksTable.$inferSelect;
-export type TaskMessage = { kind: "task"; taskId: string; cursor?: string };
 
 /** CONTRACT §2 rate limit: pushes per app per second, counted in D1 (one upsert per push). */
 const rateUpsert = (db: Db, app: AppRow, second: number) =>
@@ -104,7 +105,7 @@ export const createTask = async (
   const delaySeconds = scheduled
     ? Math.min(Math.ceil(((req.startAt ?? now) - now) / 1000), MAX_QUEUE_DELAY_S)
     : 0;
-  const message: TaskMessage = { kind: "task", taskId: id };
+  const message: TaskPageMessage = { kind: "task", taskId: id };
   await queue.send(message, { delaySeconds });
   return id;
 };
@@ -118,22 +119,31 @@ export const findTask = async (db: Db, app: AppRow, taskId: string): Promise<Tas
   return task;
 };
 
-/** CONTRACT §2 task status. */
-export const taskStatus = async (db: Db, task: TaskRow) => {
-  const failures = await db
-    .select({ device_token: taskTargets.target, reason: taskTargets.reason })
-    .from(taskTargets)
-    .where(and(eq(taskTargets.taskId, task.id), eq(taskTargets.status, "failed")))
-    .orderBy(asc(taskTargets.updatedAt))
-    .limit(100);
+/**
+ * CONTRACT §2 task status, every number counted from the task's per-target records (its
+ * TaskHub): `sent` counts targets handed over or beyond (received, opened, dismissed),
+ * `received` those received or beyond, `opened` the opened ones; the same per channel.
+ */
+export const taskStatus = async (env: Env, task: TaskRow) => {
+  const { counts: c, failures } = await taskHub(env, task.id).summary(100);
+  const per = (k: "sent" | "received" | "opened") => ({
+    mqtt: c.byChannel.mqtt[k],
+    apns: c.byChannel.apns[k],
+    getui: c.byChannel.getui[k],
+    fcm: c.byChannel.fcm[k],
+  });
   return {
     task_id: task.id,
     status: task.status,
-    total: task.total,
-    sent: task.sent,
-    delivered: task.delivered,
-    failed: task.failed,
-    by_channel: { mqtt: task.byMqtt, apns: task.byApns, getui: task.byGetui, fcm: task.byFcm },
+    total: c.total,
+    sent: c.sent,
+    delivered: c.delivered,
+    failed: c.failed,
+    received: c.received,
+    opened: c.opened,
+    by_channel: per("sent"),
+    received_by_channel: per("received"),
+    opened_by_channel: per("opened"),
     failures,
   };
 };

@@ -13,7 +13,8 @@ describe("signedUrl (CONTRACT §2: the url a sign covers)", () => {
     ["https://h/p?a=1&sign=", "https://h/p?a=1"],
     ["https://h/p?a=1&sign", "https://h/p?a=1"],
     ["https://h/p?a=1&sign=abc#frag", "https://h/p?a=1"],
-    ["https://h/p?", "https://h/p"],
+    ["https://h/p?a=1&&sign=abc", "https://h/p?a=1&"],
+    ["https://h/p?&sign=abc", "https://h/p?"],
   ])("%s covers %s", (raw, url) => {
     expect(signedUrl(raw)).toBe(url);
   });

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { taskHub } from "../../src/hubs/task-hub";
 import { randomHex } from "../../src/lib/crypto";
 import { admin, callJson } from "../helpers/api";
 import { PUBLIC_FIELDS } from "../helpers/seed-fields";
@@ -57,19 +58,32 @@ const pushesTo = async (cid: string, action: string, wantAtLeast = 1) => {
     }[];
     const payloads = list
       .map((r) => JSON.parse(JSON.parse(r.body).push_message.transmission ?? "{}") as Record<string, unknown>)
-      .filter((p) => p.action === action);
+      .filter((p) => p.action === action)
+      .map(({ msg_id, ...seedFields }) => {
+        // Every provider push carries its msg_id (CONTRACT §2 "Delivery truth"); the rest is seed 000's.
+        expect(msg_id).toMatch(/^[A-Za-z0-9]+\.[0-9a-f]{16}$/);
+        return seedFields;
+      });
     if (payloads.length >= wantAtLeast) return payloads;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`no ${action} reached ${cid}`);
 };
 
-const mqttTopics = async (technicianId: number, action: string) =>
-  (
-    await env.DB.prepare("SELECT target FROM task_targets WHERE channel = 'mqtt' AND target = ?")
-      .bind(`technician/user/${technicianId}/${action}`)
-      .all()
-  ).results;
+/** The MQTT targets (per-target records in each task's TaskHub) of technician pushes of `action` to the technician. */
+const mqttTopics = async (technicianId: number, action: string) => {
+  const { results } = await env.DB.prepare(
+    "SELECT t.id FROM tasks t JOIN apps a ON a.id = t.app_id WHERE a.name = 'technician' AND json_extract(t.request, '$.pushType') = ?",
+  )
+    .bind(action)
+    .all<{ id: string }>();
+  const hits: unknown[] = [];
+  for (const r of results) {
+    const { targets } = await taskHub(env, r.id).targets(null, 0, 500);
+    hits.push(...targets.filter((t) => t.channel === "mqtt" && t.user_id === String(technicianId)));
+  }
+  return hits;
+};
 
 describe("certification (seed 000 §1, CONTRACT §4)", () => {
   it("pushes CERTIFICATION_PASSED with the technician object and stamps verifyAt", async () => {

@@ -35,6 +35,8 @@ export interface Message {
   expiresAt?: number;
   /** `<identity>/<client id>` of the publishing session, for No Local. */
   from?: string;
+  /** A platform push: each recipient's hub stamps its own msg_id (src/push/msg-id.ts). */
+  push?: { taskId: string; embed: boolean };
 }
 
 /** A subscription as a session stores it. */

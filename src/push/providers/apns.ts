@@ -84,12 +84,13 @@ const customData = (payload: unknown): Record<string, unknown> => {
   return out;
 };
 
-/** The notification body: `{"aps": {...}, ...custom data}`. */
+/** The notification body: `{"aps": {...}, ...custom data, "msg_id"}`. */
 export const apnsBody = (job: PushJob): string => {
   const aps = job.silent
     ? { "content-available": 1 }
     : { alert: { title: job.title, body: job.body }, sound: "default" };
-  return JSON.stringify({ aps, ...customData(job.payload) });
+  const msgId = job.msgId === undefined ? {} : { msg_id: job.msgId };
+  return JSON.stringify({ aps, ...customData(job.payload), ...msgId });
 };
 
 const DEVICE_GONE = new Set(["Unregistered", "ExpiredToken", "BadDeviceToken", "DeviceTokenNotForTopic"]);

@@ -106,7 +106,10 @@ export const fcmBody = (job: PushJob, ttlS?: number) => {
   if (job.collapseId !== undefined) android.collapse_key = job.collapseId;
   const message: Record<string, unknown> = {
     token: job.deviceToken,
-    data: { payload: job.payload === undefined ? "{}" : JSON.stringify(job.payload) },
+    data: {
+      payload: job.payload === undefined ? "{}" : JSON.stringify(job.payload),
+      ...(job.msgId === undefined ? {} : { msg_id: job.msgId }),
+    },
   };
   if (!job.silent) message.notification = { title: job.title, body: job.body };
   message.android = android;

@@ -82,7 +82,13 @@ const authToken = (base: string, creds: GetuiCredentials, stale?: AuthToken): Au
   return entry;
 };
 
-const json = (payload: unknown): string => (payload === undefined ? "{}" : JSON.stringify(payload));
+/** The app's data as Getui carries it (a string), with `msg_id` as a key of the JSON object. */
+function json(payload: unknown, msgId?: string): string {
+  if (msgId === undefined) return payload === undefined ? "{}" : JSON.stringify(payload);
+  if (payload === undefined || payload === null) return JSON.stringify({ msg_id: msgId });
+  if (isRecord(payload)) return JSON.stringify({ ...payload, msg_id: msgId });
+  return JSON.stringify({ payload, msg_id: msgId });
+}
 
 /** The `push/single/cid` body: a notification opening the app with `payload`, or a transmission. */
 export const getuiBody = (job: PushJob, ttl: number) => ({
@@ -90,14 +96,14 @@ export const getuiBody = (job: PushJob, ttl: number) => ({
   settings: { ttl },
   audience: { cid: [job.deviceToken] },
   push_message: job.silent
-    ? { transmission: json(job.payload) }
+    ? { transmission: json(job.payload, job.msgId) }
     : {
         notification: {
           title: job.title ?? "",
           // Getui requires a body: a title-only notification shows its title.
           body: job.body ?? job.title ?? "",
           click_type: "payload",
-          payload: json(job.payload),
+          payload: json(job.payload, job.msgId),
         },
       },
 });

@@ -18,6 +18,11 @@ export interface PushJob {
   collapseId?: string;
   /** A UUID; APNs `apns-id`, Getui `request_id` (without dashes). */
   pushId: string;
+  /**
+   * CONTRACT §2 "Delivery truth": the target's msg_id, the same as on MQTT. APNs: a top-level key
+   * beside `aps`; Getui: a key of the JSON data; FCM: a data key.
+   */
+  msgId?: string;
 }
 
 export type SendResult =

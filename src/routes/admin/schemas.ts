@@ -27,6 +27,13 @@ export const appSettingsSchema = z.strictObject({
   push_rate_limit: z.number().int().min(1).max(100_000).optional(),
   /** null clears the setting (every client keeps its own keepalive). */
   mqtt_keepalive: keepaliveSettingsSchema.nullable().optional(),
+  embed_msg_id: z.boolean().optional(),
+  /** Delivery webhooks (CONTRACT §2); null switches them off. */
+  callback_url: z
+    .url({ protocol: /^https?$/, error: "callback_url must be an http(s) URL" })
+    .max(2048)
+    .nullable()
+    .optional(),
 });
 
 export const createAppSchema = z.strictObject({

@@ -9,6 +9,7 @@ import { pspDevices } from "./devices";
 import { pspGroups } from "./groups";
 import { pspPresence } from "./presence";
 import { pspPush } from "./push";
+import { pspReceipts } from "./receipts";
 
 /** `/psp/*` (seed 003, CONTRACT §2): every call authenticated first, answers in seed 003's envelope. */
 export const pspApi = new Hono<AppEnv>();
@@ -21,12 +22,19 @@ pspApi.use(
 pspApi.use("*", pspAuth);
 
 pspApi.get("/app", (c) => {
-  // CONTRACT §2's shape: the admin-only settings (created_at, mqtt_keepalive) are left out.
-  const { created_at: _, mqtt_keepalive: __, ...view } = appView(c.var.app);
+  // CONTRACT §2's fields exactly: the admin-only settings are left out.
+  const {
+    created_at: _,
+    mqtt_keepalive: _k,
+    embed_msg_id: _e,
+    callback_url: _c,
+    ...view
+  } = appView(c.var.app);
   return c.json({ ret: "SUCCESS", data: view });
 });
 
 pspApi.route("/groups", pspGroups);
 pspApi.route("/devices", pspDevices);
 pspApi.route("/push", pspPush);
+pspApi.route("/receipts", pspReceipts);
 pspApi.route("/", pspPresence);

@@ -4,9 +4,11 @@ import type { AppEnv } from "../../env";
 import { pspFail } from "../../errors";
 import { parseJsonObject } from "../../http/body";
 import { parsePushRequest } from "../../push/request";
+import { taskTargets, traceTarget } from "../../services/delivery";
 import { requireGroup } from "../../services/groups";
 import { cancelTask, checkPayloadLimits, createTask, findTask, taskStatus } from "../../services/push-tasks";
-import { pspBody } from "./body";
+import { pspBody, pspParse } from "./body";
+import { targetsQuery, traceQuery } from "./schemas";
 
 const push = (kind: "msg" | "config") => async (c: import("hono").Context<AppEnv>) => {
   const body = parseJsonObject(await c.req.text());
@@ -31,7 +33,18 @@ export const pspPush = new Hono<AppEnv>()
     const taskId = c.req.query("task_id");
     if (!taskId) throw pspFail(400, 1001, "task_id is missing");
     const task = await findTask(c.var.db, c.var.app, taskId);
-    return c.json({ ret: "SUCCESS", data: await taskStatus(c.var.db, task) });
+    return c.json({ ret: "SUCCESS", data: await taskStatus(c.env, task) });
+  })
+  .get("/targets", async (c) => {
+    const q = pspParse(targetsQuery, c.req.query());
+    const task = await findTask(c.var.db, c.var.app, q.task_id);
+    return c.json({ ret: "SUCCESS", data: await taskTargets(c.env, task, q) });
+  })
+  .get("/trace", async (c) => {
+    const q = pspParse(traceQuery, c.req.query());
+    const task = await findTask(c.var.db, c.var.app, q.task_id);
+    const by = q.device_token !== undefined ? { deviceToken: q.device_token } : { userId: q.user_id ?? "" };
+    return c.json({ ret: "SUCCESS", data: await traceTarget(c.env, task, by) });
   })
   .post("/cancel", async (c) => {
     const { task_id } = await pspBody(c, taskIdSchema);

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { IDENTIFIER } from "../../lib/ids";
 import { DEVICE_CLASSES } from "../../mqtt/session/keepalive";
+import { STATES } from "../../push/truth";
 
 export const identifier = z.string().regex(IDENTIFIER, "must match ^[A-Za-z0-9_.:-]{1,64}$");
 
@@ -34,3 +35,26 @@ export const mqttTokenSchema = z.strictObject({
 });
 
 export const presenceQuery = z.object({ user_id: identifier });
+
+const taskId = z.string().min(1).max(64);
+/** Device tokens: APNs hex, Getui cids, FCM tokens (the push request's pattern). */
+const deviceToken = z.string().regex(/^[A-Za-z0-9:_.-]{1,256}$/, "is not a device token");
+
+/** `GET /psp/push/targets` (CONTRACT §2 "Delivery truth"): limit 1–500, default 100. */
+export const targetsQuery = z.object({
+  task_id: taskId,
+  state: z.enum(STATES).optional(),
+  cursor: z
+    .string()
+    .regex(/^\d{1,15}$/, "is not a cursor from next_cursor")
+    .optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
+/** `GET /psp/push/trace`: one of device_token and user_id. */
+export const traceQuery = z
+  .object({ task_id: taskId, device_token: deviceToken.optional(), user_id: identifier.optional() })
+  .refine((q) => (q.device_token === undefined) !== (q.user_id === undefined), {
+    message: "give device_token or user_id (one of them)",
+    path: ["device_token"],
+  });

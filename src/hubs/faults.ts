@@ -1,0 +1,45 @@
+/**
+ * Test-only fault injection for the hubs' RPC methods. Off unless the Worker runs with
+ * `TEST_HOOKS = "1"` (set only by vitest.config.ts): the worker tests arm a method to throw the
+ * next N times, so they can show what a failed hub call does upstream (retried through the
+ * queue, then recorded as failed) without mocking our own modules. Off, `arm` refuses and
+ * `check` does nothing.
+ */
+export class Faults {
+  private readonly enabled: boolean;
+
+  constructor(
+    private readonly sql: SqlStorage,
+    env: unknown,
+  ) {
+    this.enabled = (env as { TEST_HOOKS?: string }).TEST_HOOKS === "1";
+    if (this.enabled)
+      sql.exec("CREATE TABLE IF NOT EXISTS faults (method TEXT PRIMARY KEY, times INTEGER NOT NULL)");
+  }
+
+  /** Makes `method` throw its next `times` calls (0 disarms it). */
+  arm(method: string, times: number): void {
+    if (!this.enabled) throw new Error("fault injection is off (TEST_HOOKS is not set)");
+    this.sql.exec(
+      "INSERT INTO faults (method, times) VALUES (?, ?) ON CONFLICT (method) DO UPDATE SET times = excluded.times",
+      method,
+      times,
+    );
+  }
+
+  /** Calls left to fail for `method`. */
+  left(method: string): number {
+    if (!this.enabled) return 0;
+    return (
+      this.sql.exec<{ times: number }>("SELECT times FROM faults WHERE method = ?", method).toArray()[0]
+        ?.times ?? 0
+    );
+  }
+
+  /** Throws when `method` is armed, counting the call down. */
+  check(method: string): void {
+    if (!this.enabled || this.left(method) <= 0) return;
+    this.sql.exec("UPDATE faults SET times = times - 1 WHERE method = ?", method);
+    throw new Error(`injected fault in ${method}`);
+  }
+}

@@ -1,0 +1,179 @@
+import { DurableObject } from "cloudflare:workers";
+import {
+  type ReceiptState,
+  type StoredState,
+  shownChannel,
+  shownState,
+  type TargetEvent,
+  type TargetState,
+  whyOf,
+} from "../push/truth";
+import { logHubError } from "./common";
+import { Faults } from "./faults";
+import { type Counts, TaskReads } from "./task-reads";
+import { type NewTarget, type Outcome, type TargetRow, TaskStore } from "./task-store";
+
+/** One TaskHub per task id: the task's per-target delivery records (docs/design/delivery-truth.md). */
+export const taskHub = (env: Env, taskId: string) => env.TASK_HUB.get(env.TASK_HUB.idFromName(taskId));
+
+export type TargetView = {
+  msg_id: string;
+  device_token?: string;
+  user_id?: string;
+  /** A group topic's target (groupcast): the group, not one user. */
+  group_id?: string;
+  channel: string | null;
+  state: TargetState;
+  reason: string | null;
+  updated_at: string;
+};
+
+export type Trace = {
+  msg_id: string;
+  state: TargetState;
+  why: string | null;
+  events: (Omit<TargetEvent, "at"> & { at: string })[];
+};
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function viewOf(r: TargetRow): TargetView {
+  const who =
+    r.channel !== "mqtt"
+      ? { device_token: r.target }
+      : r.user_id !== null
+        ? { user_id: r.user_id }
+        : { group_id: r.target.split("/")[2] ?? r.target };
+  return {
+    msg_id: r.msg_id,
+    ...who,
+    channel: shownChannel(r.channel),
+    state: shownState(r.state),
+    reason: r.reason,
+    updated_at: iso(r.updated_at),
+  };
+}
+
+/**
+ * A task's delivery records (per target: msg_id, state, reason, events), in the object's own
+ * SQLite so that D1 holds only the task index. Written by the queue consumer (expansion,
+ * batches, dead letters) and by receipts (PUBACKs, app receipts); read by status, targets and
+ * trace. RPC methods log and rethrow: the caller retries or answers an error.
+ */
+export class TaskHub extends DurableObject<Env> {
+  private readonly store: TaskStore;
+  private readonly reads: TaskReads;
+  private readonly faults: Faults;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.store = new TaskStore(ctx.storage.sql);
+    this.reads = new TaskReads(ctx.storage.sql);
+    this.faults = new Faults(ctx.storage.sql, env);
+  }
+
+  private async rpc<T>(entry: string, work: () => T | Promise<T>): Promise<T> {
+    try {
+      this.faults.check(entry);
+      return await work();
+    } catch (err) {
+      logHubError(`TaskHub:${this.store.getMeta("task_id") ?? "?"}`, entry, err);
+      throw err;
+    }
+  }
+
+  /**
+   * One expanded page: its targets (with their first events) and the keys of the queue messages
+   * that will bring their outcomes. `last`: the audience is exhausted. Idempotent (a page
+   * expanded again adds nothing). Answers whether the task is complete already.
+   */
+  async expand(
+    taskId: string,
+    page: { rows: NewTarget[]; batches: string[]; last: boolean; expiresAt?: number },
+  ): Promise<boolean> {
+    return this.rpc("expand", async () => {
+      this.store.setMeta("task_id", taskId);
+      this.store.add(page.rows, Date.now());
+      this.store.openBatches(page.batches);
+      if (page.last) this.store.setMeta("expanded", 1);
+      if (page.expiresAt !== undefined && (await this.ctx.storage.getAlarm()) === null)
+        await this.ctx.storage.setAlarm(page.expiresAt);
+      return this.store.finishBatch(null);
+    });
+  }
+
+  /** A queue message has every outcome it will get; answers whether the whole task has. */
+  async finishBatch(key: string): Promise<boolean> {
+    return this.rpc("finishBatch", () => this.store.finishBatch(key));
+  }
+
+  async claim(channel: string, targets: string[], staleBefore: number): Promise<string[]> {
+    return this.rpc("claim", () => this.store.claim(channel, targets, Date.now(), staleBefore));
+  }
+
+  async record(channel: string, outcomes: Outcome[]): Promise<void> {
+    return this.rpc("record", () => this.store.record(channel, outcomes, Date.now()));
+  }
+
+  async closeTargets(channel: string, targets: string[], state: StoredState, reason: string, detail: string) {
+    return this.rpc("closeTargets", () =>
+      this.store.close(channel, targets, state, reason, detail, Date.now()),
+    );
+  }
+
+  /** Receipts for this task's msg_ids; answers how many were known. */
+  async receipt(items: { msgId: string; state: ReceiptState }[], source: string): Promise<number> {
+    return this.rpc("receipt", () => this.store.receipt(items, source, Date.now()));
+  }
+
+  async counts(): Promise<Counts> {
+    return this.rpc("counts", () => this.reads.counts());
+  }
+
+  async summary(failureLimit: number) {
+    return this.rpc("summary", () => ({
+      counts: this.reads.counts(),
+      failures: this.reads.failures(failureLimit),
+    }));
+  }
+
+  /** A page of targets: `next_cursor` is null after the last page. */
+  async targets(state: TargetState | null, cursor: number, limit: number) {
+    return this.rpc("targets", () => {
+      const rows = this.reads.list(state, cursor, limit + 1);
+      const page = rows.slice(0, limit);
+      const last = page[page.length - 1];
+      return { targets: page.map(viewOf), next_cursor: rows.length > limit && last ? String(last.id) : null };
+    });
+  }
+
+  async timeline(by: { deviceToken: string } | { userId: string }): Promise<Trace | null> {
+    return this.rpc("timeline", () => {
+      const row = this.reads.find(by);
+      if (!row) return null;
+      return {
+        msg_id: row.msg_id,
+        state: shownState(row.state),
+        why: whyOf({ ...row, removedAt: row.removed_at }),
+        events: this.reads.events(row.id).map((e) => ({ ...e, at: iso(e.at) })),
+      };
+    });
+  }
+
+  /** Tests only (TEST_HOOKS): makes an RPC method throw its next `times` calls. */
+  async injectFault(method: string, times: number): Promise<void> {
+    this.faults.arm(method, times);
+  }
+
+  // --- entry point ------------------------------------------------------------------------
+
+  /** At the task's expiry: MQTT targets no device acknowledged are expired. */
+  override async alarm(): Promise<void> {
+    try {
+      this.store.expireUnacknowledged(Date.now());
+    } catch (err) {
+      logHubError(`TaskHub:${this.store.getMeta("task_id") ?? "?"}`, "alarm", err);
+      await this.ctx.storage.setAlarm(Date.now() + 30_000);
+    }
+  }
+}

@@ -1,0 +1,239 @@
+import { afterReceipt, type ReceiptState, type StoredState, type TargetChannel } from "../push/truth";
+
+/**
+ * One task's delivery records in its TaskHub's SQLite: a row per target (a device, or an MQTT
+ * topic) with its msg_id, state and reason, and the target's events. Every number of the task's
+ * status is counted from these rows. Local SQLite writes: no D1 write per target.
+ */
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT);
+CREATE TABLE IF NOT EXISTS targets (id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL, target TEXT NOT NULL,
+  msg_id TEXT NOT NULL, user_id TEXT, device_token TEXT, state TEXT NOT NULL, reason TEXT,
+  reached INTEGER NOT NULL DEFAULT 0, handed INTEGER NOT NULL DEFAULT 0, removed_at INTEGER, updated_at INTEGER NOT NULL,
+  UNIQUE (channel, target));
+CREATE INDEX IF NOT EXISTS targets_msg ON targets (msg_id);
+CREATE INDEX IF NOT EXISTS targets_state ON targets (state, id);
+CREATE INDEX IF NOT EXISTS targets_device ON targets (device_token);
+CREATE INDEX IF NOT EXISTS targets_user ON targets (user_id, channel);
+CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, target_id INTEGER NOT NULL, at INTEGER NOT NULL,
+  state TEXT NOT NULL, channel TEXT, detail TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_target ON events (target_id, seq);
+CREATE TABLE IF NOT EXISTS batches (key TEXT PRIMARY KEY, done INTEGER NOT NULL DEFAULT 0);
+`;
+
+export type NewTarget = {
+  channel: TargetChannel;
+  /** The device token, or the MQTT topic. */
+  target: string;
+  msgId: string;
+  userId: string | null;
+  deviceToken: string | null;
+  state: "pending" | "sent" | "failed";
+  reason: string | null;
+  reached: number;
+  events: { state: string; detail: string }[];
+};
+
+/** A provider's (or a hub's) answer for one target of a batch. */
+export type Outcome = {
+  target: string;
+  state: "sent" | "pending" | "failed";
+  reason: string | null;
+  detail: string;
+  reached?: number;
+  /** The platform unregistered the device after this answer. */
+  removed?: boolean;
+};
+
+export type TargetRow = {
+  id: number;
+  channel: string;
+  target: string;
+  msg_id: string;
+  user_id: string | null;
+  device_token: string | null;
+  state: StoredState;
+  reason: string | null;
+  reached: number;
+  handed: number;
+  removed_at: number | null;
+  updated_at: number;
+};
+
+const OPEN = "('pending', 'sending')";
+
+export class TaskStore {
+  constructor(private readonly sql: SqlStorage) {
+    sql.exec(SCHEMA);
+  }
+
+  getMeta(k: string): string | null {
+    return this.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = ?", k).toArray()[0]?.v ?? null;
+  }
+  setMeta(k: string, v: string | number): void {
+    this.sql.exec(
+      "INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
+      k,
+      String(v),
+    );
+  }
+
+  private event(targetId: number, at: number, state: string, channel: string | null, detail: string): void {
+    this.sql.exec(
+      "INSERT INTO events (target_id, at, state, channel, detail) VALUES (?, ?, ?, ?, ?)",
+      targetId,
+      at,
+      state,
+      channel,
+      detail.slice(0, 500),
+    );
+  }
+
+  /** Records new targets with their first events; a target recorded before is left as it is. */
+  add(rows: NewTarget[], now: number): void {
+    for (const r of rows) {
+      const inserted = this.sql
+        .exec<{ id: number }>(
+          `INSERT INTO targets (channel, target, msg_id, user_id, device_token, state, reason, reached, handed, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, target) DO NOTHING RETURNING id`,
+          r.channel,
+          r.target,
+          r.msgId,
+          r.userId,
+          r.deviceToken,
+          r.state,
+          r.reason,
+          r.reached,
+          r.state === "sent" ? 1 : 0,
+          now,
+        )
+        .toArray()[0];
+      if (!inserted) continue;
+      const channel = r.channel === "device" ? null : r.channel;
+      for (const e of r.events) this.event(inserted.id, now, e.state, channel, e.detail);
+    }
+  }
+
+  /** Queue messages (provider batches, MQTT retries) the task waits for, by key. */
+  openBatches(keys: string[]): void {
+    for (const k of keys)
+      this.sql.exec("INSERT INTO batches (key) VALUES (?) ON CONFLICT (key) DO NOTHING", k);
+  }
+  /** A batch has its outcomes (idempotent); answers whether the whole task has. */
+  finishBatch(key: string | null): boolean {
+    if (key !== null) this.sql.exec("UPDATE batches SET done = 1 WHERE key = ?", key);
+    if (this.getMeta("expanded") !== "1") return false;
+    return (
+      (this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM batches WHERE done = 0").toArray()[0]?.n ??
+        0) === 0
+    );
+  }
+
+  /** Claims the batch's pending targets (and stale claims older than `staleBefore`); answers them. */
+  claim(channel: string, targets: string[], now: number, staleBefore: number): string[] {
+    const claimed: string[] = [];
+    for (const t of targets) {
+      const row = this.sql
+        .exec<{ id: number }>(
+          `UPDATE targets SET state = 'sending', updated_at = ? WHERE channel = ? AND target = ?
+           AND (state = 'pending' OR (state = 'sending' AND updated_at < ?)) RETURNING id`,
+          now,
+          channel,
+          t,
+          staleBefore,
+        )
+        .toArray()[0];
+      if (row) claimed.push(t);
+    }
+    return claimed;
+  }
+
+  /** The answers for claimed targets. A target a receipt reached meanwhile keeps its state. */
+  record(channel: string, outcomes: Outcome[], now: number): void {
+    for (const o of outcomes) {
+      const row = this.sql
+        .exec<{ id: number }>(
+          o.state === "sent"
+            ? `UPDATE targets SET state = CASE WHEN state IN ${OPEN} THEN 'sent' ELSE state END, reason = NULL,
+               handed = 1, reached = reached + ?, updated_at = ? WHERE channel = ? AND target = ? RETURNING id`
+            : `UPDATE targets SET state = CASE WHEN state IN ${OPEN} THEN '${o.state}' ELSE state END, reason = ?,
+               removed_at = ?, updated_at = ? WHERE channel = ? AND target = ? RETURNING id`,
+          ...(o.state === "sent"
+            ? [o.reached ?? 0, now, channel, o.target]
+            : [o.reason, o.removed ? now : null, now, channel, o.target]),
+        )
+        .toArray()[0];
+      if (row) this.event(row.id, now, o.state === "pending" ? "retry" : o.state, channel, o.detail);
+    }
+  }
+
+  /** Ends the open targets among `targets` (cancelled, expired, failed); answers the ones it ended. */
+  close(channel: string, targets: string[], state: StoredState, reason: string, detail: string, now: number) {
+    const closed: { target: string; msgId: string }[] = [];
+    for (const t of targets) {
+      const row = this.sql
+        .exec<{ id: number; msg_id: string }>(
+          `UPDATE targets SET state = ?, reason = ?, updated_at = ? WHERE channel = ? AND target = ?
+           AND state IN ${OPEN} RETURNING id, msg_id`,
+          state,
+          reason,
+          now,
+          channel,
+          t,
+        )
+        .toArray()[0];
+      if (!row) continue;
+      closed.push({ target: t, msgId: row.msg_id });
+      this.event(row.id, now, state, channel, detail);
+    }
+    return closed;
+  }
+
+  /** MQTT targets nobody acknowledged by the task's expiry: expired (the broker has dropped them). */
+  expireUnacknowledged(now: number): number {
+    const rows = this.sql
+      .exec<{ id: number }>(
+        `UPDATE targets SET state = 'expired', reason = 'EXPIRED', updated_at = ? WHERE channel = 'mqtt'
+         AND (state IN ${OPEN} OR (state = 'sent' AND reached = 0)) RETURNING id`,
+        now,
+      )
+      .toArray();
+    for (const r of rows) this.event(r.id, now, "expired", "mqtt", "the message expired on the broker");
+    return rows.length;
+  }
+
+  /**
+   * Applies receipts: each msg_id moves its targets up (received < dismissed < opened). A
+   * `received` reaching a target whose provider send has not started cancels that send. A PUBACK
+   * counts for the MQTT target only. Answers how many msg_ids were known.
+   */
+  receipt(items: { msgId: string; state: ReceiptState }[], source: string, now: number): number {
+    let known = 0;
+    for (const item of items) {
+      const rows = this.sql
+        .exec<Pick<TargetRow, "id" | "channel" | "state">>(
+          source === "puback"
+            ? "SELECT id, channel, state FROM targets WHERE msg_id = ? AND channel = 'mqtt'"
+            : "SELECT id, channel, state FROM targets WHERE msg_id = ?",
+          item.msgId,
+        )
+        .toArray();
+      if (rows.length === 0) continue;
+      known += 1;
+      for (const r of rows) {
+        const next = afterReceipt(r.state, item.state);
+        if (!next) continue;
+        this.sql.exec("UPDATE targets SET state = ?, updated_at = ? WHERE id = ?", next, now, r.id);
+        const cancels = r.state === "pending" && r.channel !== "mqtt";
+        this.event(
+          r.id,
+          now,
+          next,
+          r.channel,
+          cancels ? `${source}; the provider send is cancelled` : source,
+        );
+      }
+    }
+    return known;
+  }
+}

@@ -1,0 +1,36 @@
+import type { DeviceTarget } from "./audience";
+
+/**
+ * The push queue's messages (one declaration for producers and consumer). A task message
+ * expands one page of the audience; a batch message sends to up to BATCH_SIZE devices of one
+ * provider; an MQTT message retries publishes whose hub call failed.
+ */
+export type TaskPageMessage = { kind: "task"; taskId: string; cursor?: string };
+export type BatchMessage = {
+  kind: "batch";
+  taskId: string;
+  provider: DeviceTarget["provider"];
+  targets: DeviceTarget[];
+};
+export type MqttMessage = { kind: "mqtt"; taskId: string; topics: string[] };
+/** Receipts a UserHub could not hand to their TaskHub at once (PUBACKs, MQTT receipts). */
+export type ReceiptMessage = {
+  kind: "receipt";
+  taskId: string;
+  source: string;
+  receipts: { msgId: string; state: "received" | "opened" | "dismissed" }[];
+};
+export type QueueMessage = TaskPageMessage | BatchMessage | MqttMessage | ReceiptMessage;
+
+/** The channel and target keys of a batch or MQTT message. */
+export function keysOf(m: BatchMessage | MqttMessage): { channel: string; targets: string[] } {
+  return m.kind === "mqtt"
+    ? { channel: "mqtt", targets: m.topics }
+    : { channel: m.provider, targets: m.targets.map((t) => t.token) };
+}
+
+/** A message's key in its TaskHub (a target is in one message only, so its first one names it). */
+export function batchKey(m: BatchMessage | MqttMessage): string {
+  const { channel, targets } = keysOf(m);
+  return `${channel}:${targets[0] ?? ""}`;
+}
