@@ -5,6 +5,7 @@ import { deliverWebhooks } from "./push/webhooks";
 export { GroupHub } from "./hubs/group-hub";
 export { ReplayGuard } from "./hubs/replay-guard";
 export { TaskHub } from "./hubs/task-hub";
+export { TaskWatchdog } from "./hubs/task-watchdog";
 export { UserHub } from "./hubs/user-hub";
 
 /** Push delivery (edge-push-delivery and its DLQ) and webhooks (edge-push-webhooks and its DLQ). */

@@ -226,6 +226,8 @@ export const tasks = sqliteTable(
   (t) => [
     uniqueIndex("tasks_out_biz_no_idx").on(t.appId, t.outBizNo),
     index("tasks_app_created_idx").on(t.appId, t.createdAt),
+    // The watchdog's sweep: open tasks by status and age.
+    index("tasks_status_updated_idx").on(t.status, t.updatedAt),
   ],
 );
 

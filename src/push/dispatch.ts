@@ -2,6 +2,7 @@ import { and, eq, inArray } from "drizzle-orm";
 import { createDb, type Db } from "../db/client";
 import { tasks } from "../db/schema";
 import { taskHub } from "../hubs/task-hub";
+import { armWatchdog } from "../hubs/task-watchdog";
 import { MAX_QUEUE_DELAY_S } from "../services/push-tasks";
 import { type BatchResult, closeBatch, runBatch, runMqtt, taskOf } from "./batch";
 import { expandPage } from "./expand";
@@ -118,6 +119,10 @@ async function runDead(env: Env, db: Db, body: QueueMessage): Promise<void> {
 export async function dispatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const db = createDb(env.DB);
   const dead = batch.queue.endsWith("-dlq");
+  // Technician pushes are created outside the psp route: the consumer arms the watchdog too.
+  await armWatchdog(env).catch((err) =>
+    console.error(`queue: arming the task watchdog failed: ${String(err)}`),
+  );
   for (const message of batch.messages) {
     const body = message.body as QueueMessage;
     try {

@@ -1,4 +1,4 @@
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, count, eq, inArray, isNull, lt, lte, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { type AppRow, pushRate, type tasks as TasksTable, tasks } from "../db/schema";
 import { AppError, pspFail } from "../errors";
@@ -109,6 +109,40 @@ export const createTask = async (
   await queue.send(message, { delaySeconds });
   return id;
 };
+
+/** A task still `queued` this long after its last change never had its queue message run. */
+export const STUCK_MS = 120_000;
+
+/**
+ * Re-queues the tasks whose first queue message never ran (status `queued`, due, unchanged for
+ * STUCK_MS), stamping them so the next sweep waits again; answers how many, and how many tasks
+ * are still open (queued or sending).
+ */
+export async function requeueStuckTasks(db: Db, queue: Queue, now: number) {
+  const stuck = await db
+    .update(tasks)
+    .set({ updatedAt: now })
+    .where(
+      and(
+        eq(tasks.status, "queued"),
+        lt(tasks.updatedAt, now - STUCK_MS),
+        or(isNull(tasks.startAt), lte(tasks.startAt, now)),
+      ),
+    )
+    .returning({ id: tasks.id });
+  for (let i = 0; i < stuck.length; i += 100) {
+    const part = stuck.slice(i, i + 100);
+    await queue.sendBatch(
+      part.map((t) => ({ body: { kind: "task", taskId: t.id } satisfies TaskPageMessage })),
+    );
+  }
+  if (stuck.length) console.warn(`watchdog: re-queued ${stuck.length} stuck task(s)`);
+  const [open] = await db
+    .select({ n: count() })
+    .from(tasks)
+    .where(inArray(tasks.status, ["queued", "sending"]));
+  return { requeued: stuck.length, open: open?.n ?? 0 };
+}
 
 /** Cloudflare Queues delay messages by at most 12 hours; longer waits re-queue. */
 export const MAX_QUEUE_DELAY_S = 12 * 3600;

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { AppEnv } from "../../env";
 import { pspFail } from "../../errors";
 import { parseJsonObject } from "../../http/body";
+import { armWatchdog } from "../../hubs/task-watchdog";
 import { parsePushRequest } from "../../push/request";
 import { taskTargets, traceTarget } from "../../services/delivery";
 import { requireGroup } from "../../services/groups";
@@ -20,6 +21,12 @@ const push = (kind: "msg" | "config") => async (c: import("hono").Context<AppEnv
   if (req.audience.type === "groupcast") await requireGroup(c.var.db, c.var.app.id, req.audience.groupId);
   await checkPayloadLimits(c.var.db, c.var.app, req);
   const taskId = await createTask(c.var.db, c.env.PUSH_QUEUE, c.var.app, req, now, { rateLimited: true });
+  // Should the task's queue message be lost, the watchdog re-queues it (off the answer's path).
+  c.executionCtx.waitUntil(
+    armWatchdog(c.env).catch((err) =>
+      console.error(`psp push: arming the task watchdog failed: ${String(err)}`),
+    ),
+  );
   return c.json({ ret: "SUCCESS", data: { task_id: taskId } });
 };
 

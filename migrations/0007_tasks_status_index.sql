@@ -1,0 +1,1 @@
+CREATE INDEX `tasks_status_updated_idx` ON `tasks` (`status`,`updated_at`);

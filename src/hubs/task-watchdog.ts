@@ -1,0 +1,46 @@
+import { DurableObject } from "cloudflare:workers";
+import { createDb } from "../db/client";
+import { requeueStuckTasks } from "../services/push-tasks";
+import { logHubError } from "./common";
+
+/** How often the watchdog looks for stuck tasks while any task is open. */
+export const SWEEP_MS = 60_000;
+
+/**
+ * One per deployment: while tasks are open (queued or sending), an alarm every minute re-queues
+ * the tasks whose first queue message never ran (status still `queued` two minutes on), so a
+ * push whose message was lost (the local queue keeps messages in memory across a restart of
+ * `wrangler dev`; an eviction between the D1 write and the send) still goes out. Re-queueing is
+ * safe: expanding a task records its targets idempotently in its TaskHub.
+ */
+export class TaskWatchdog extends DurableObject<Env> {
+  /** Makes sure a sweep is due within SWEEP_MS. */
+  async arm(): Promise<void> {
+    try {
+      if ((await this.ctx.storage.getAlarm()) === null)
+        await this.ctx.storage.setAlarm(Date.now() + SWEEP_MS);
+    } catch (err) {
+      logHubError("TaskWatchdog", "arm", err);
+      throw err;
+    }
+  }
+
+  override async alarm(): Promise<void> {
+    try {
+      const { open } = await requeueStuckTasks(createDb(this.env.DB), this.env.PUSH_QUEUE, Date.now());
+      if (open > 0) await this.ctx.storage.setAlarm(Date.now() + SWEEP_MS);
+    } catch (err) {
+      logHubError("TaskWatchdog", "alarm", err);
+      await this.ctx.storage.setAlarm(Date.now() + SWEEP_MS);
+    }
+  }
+}
+
+let armedUntil = 0;
+/** Arms the watchdog, at most once per half minute per isolate (it is off every hot path). */
+export function armWatchdog(env: Env): Promise<void> {
+  const now = Date.now();
+  if (now < armedUntil) return Promise.resolve();
+  armedUntil = now + SWEEP_MS / 2;
+  return env.TASK_WATCHDOG.get(env.TASK_WATCHDOG.idFromName("watchdog")).arm();
+}
