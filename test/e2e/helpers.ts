@@ -1,13 +1,11 @@
-import { createHash } from "node:crypto";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { inject } from "vitest";
 import WebSocket from "ws";
+import { signed } from "../../bench/lib/platform";
 
 export const BASE = inject("e2eBase");
 export const WS = BASE.replace(/^http/, "ws");
 const ADMIN = { authorization: `Bearer ${inject("e2eAdminToken")}`, "content-type": "application/json" };
-
-const md5 = (s: string) => createHash("md5").update(s, "utf8").digest("hex");
 
 export type App = { name: string; appkey: string; app_master_secret: string };
 
@@ -36,24 +34,11 @@ export const setApp = async (app: App, settings: Record<string, unknown>) => {
   return (await res.json()) as Record<string, unknown>;
 };
 
-let lastTimestamp = 0;
-/** A signed partner call (CONTRACT §2: the sign covers method, url with query, timestamp, body). */
+/** A signed partner call (CONTRACT §2), signed by the benchmarks' helper: one sign per call. */
 export const psp = async (app: App, method: string, path: string, body?: unknown) => {
   const text = body === undefined ? "" : JSON.stringify(body);
-  // A sign is good once: every call gets its own millisecond.
-  lastTimestamp = Math.max(Date.now(), lastTimestamp + 1);
-  const timestamp = String(lastTimestamp);
-  const sign = md5(method + BASE + path + timestamp + text + app.app_master_secret);
-  const url = `${BASE}${path}${path.includes("?") ? "&" : "?"}sign=${sign}`;
-  const res = await fetch(url, {
-    method,
-    headers: {
-      "x-appkey": app.appkey,
-      "x-timestamp": timestamp,
-      "content-type": "application/json",
-    },
-    body: text || undefined,
-  });
+  const req = signed(BASE, app, method, path, text);
+  const res = await fetch(`${BASE}${req.path}`, { method, headers: req.headers, body: text || undefined });
   return { status: res.status, body: (await res.json()) as { ret: string; data: Record<string, unknown> } };
 };
 
