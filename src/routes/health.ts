@@ -13,16 +13,22 @@ async function check(work: () => Promise<unknown>): Promise<Check> {
 }
 
 /**
- * `GET /healthz`: D1 answers a query, R2 answers a lookup, the delivery queue and its dead-letter
- * queue are bound. 200 when all pass, 503 naming each that failed.
+ * `GET /healthz`: D1 answers a query, R2 answers a lookup, the delivery queue, its dead-letter queue
+ * and the webhook queue are bound. 200 when all pass, 503 naming each that failed.
  */
 export const healthRoute = new Hono<AppEnv>().get("/", async (c) => {
   const checks = {
     d1: await check(() => c.env.DB.prepare("SELECT 1").first()),
     r2: await check(() => c.env.UPLOADS.head("healthz/probe")),
     queue: await check(async () => {
-      if (typeof c.env.PUSH_QUEUE?.send !== "function") throw new Error("PUSH_QUEUE is not bound");
-      if (typeof c.env.PUSH_DLQ?.send !== "function") throw new Error("PUSH_DLQ is not bound");
+      const queues = {
+        PUSH_QUEUE: c.env.PUSH_QUEUE,
+        PUSH_DLQ: c.env.PUSH_DLQ,
+        WEBHOOK_QUEUE: c.env.WEBHOOK_QUEUE,
+      };
+      for (const [name, q] of Object.entries(queues)) {
+        if (typeof q?.send !== "function") throw new Error(`${name} is not bound`);
+      }
     }),
   };
   const failed = Object.entries(checks)
