@@ -3,6 +3,7 @@ import type { Message } from "../mqtt/session";
 import { ShareRotation, shareMatches } from "../mqtt/shared";
 import { type GroupMessage, logHubError, userHub } from "./common";
 import { Faults } from "./faults";
+import { GroupOutbox, type Owed } from "./group-outbox";
 import { liveRetained, RETAINED_SCHEMA, retainMessage } from "./retained";
 
 const SCHEMA = `
@@ -31,12 +32,51 @@ export class GroupHub extends DurableObject<Env> {
   private flushScheduled = false;
   private readonly rotation = new ShareRotation();
   private readonly faults: Faults;
+  private readonly outbox: GroupOutbox;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.sql.exec(SCHEMA + RETAINED_SCHEMA);
     this.faults = new Faults(this.sql, env);
+    this.outbox = new GroupOutbox(
+      this.sql,
+      ctx.storage,
+      `GroupHub:${ctx.id.name ?? ctx.id.toString()}`,
+      (m) => this.targetsOf(m),
+      (app, m, to) => this.deliverTo(app, m, to),
+    );
+  }
+
+  /**
+   * A client's message (or Will) to the group. QoS 1/2: written to the outbox before this
+   * returns, so the publisher's PUBACK means the platform holds it; fanned out from there.
+   * QoS 0: fanned out without a write, nothing awaited. Waits while the outbox is full.
+   */
+  async accept(app: string, groupId: string, message: Message): Promise<void> {
+    try {
+      this.faults.check("accept");
+      if (message.retain) retainMessage(this.sql, message);
+      if (message.qos > 0) return await this.outbox.add(app, message);
+      void this.deliverTo(app, message, this.targetsOf(message));
+    } catch (err) {
+      logHubError(`GroupHub:${app}:${groupId}`, "accept", err);
+      throw err;
+    }
+  }
+
+  override async alarm(): Promise<void> {
+    try {
+      await this.outbox.alarm();
+    } catch (err) {
+      logHubError("GroupHub", "alarm", err);
+      throw err;
+    }
+  }
+
+  /** Messages in the outbox (taken, not yet handed to every member hub). */
+  async backlog(): Promise<number> {
+    return this.guard("?", "?", "backlog", () => this.outbox.size());
   }
 
   /** Publishes to the group's subscribers; answers how many connections received it. */
@@ -44,16 +84,8 @@ export class GroupHub extends DurableObject<Env> {
     try {
       this.faults.check("publish");
       if (message.retain) retainMessage(this.sql, message);
-      const picked = this.pickShares(message.topic);
-      const users = new Set(
-        this.sql
-          .exec<{ user_id: string }>("SELECT user_id FROM subscribers")
-          .toArray()
-          .map((u) => u.user_id),
-      );
-      for (const u of picked.keys()) users.add(u);
       const counts = await Promise.allSettled(
-        [...users].map((u) => this.enqueue(app, u, { ...message, shares: picked.get(u) ?? [] })),
+        this.targetsOf(message).map((t) => this.enqueue(app, t.user, { ...message, shares: t.shares })),
       );
       let reached = 0;
       for (const c of counts) {
@@ -158,6 +190,27 @@ export class GroupHub extends DurableObject<Env> {
       if (user !== null) picked.set(user, [...(picked.get(user) ?? []), key]);
     }
     return picked;
+  }
+
+  /** Every plain subscriber, and per matching share group the member whose turn it is. */
+  private targetsOf(m: Message): Owed[] {
+    const picked = this.pickShares(m.topic);
+    const users = new Set(
+      this.sql
+        .exec<{ user_id: string }>("SELECT user_id FROM subscribers")
+        .toArray()
+        .map((u) => u.user_id),
+    );
+    for (const u of picked.keys()) users.add(u);
+    return [...users].map((user) => ({ user, shares: picked.get(user) ?? [] }));
+  }
+
+  /** Hands a message to each member hub named; answers those whose hub failed. */
+  private async deliverTo(app: string, m: Message, to: Owed[]): Promise<Owed[]> {
+    const results = await Promise.allSettled(
+      to.map((t) => this.enqueue(app, t.user, { ...m, shares: t.shares })),
+    );
+    return to.filter((_, i) => results[i]?.status === "rejected");
   }
 
   private enqueue(app: string, userId: string, message: GroupMessage): Promise<number> {

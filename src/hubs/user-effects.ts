@@ -10,6 +10,7 @@ import {
   SERVER,
   violation,
 } from "../mqtt/session";
+import { logHubError } from "./common";
 import {
   type Attachment,
   armAlarm,
@@ -17,6 +18,7 @@ import {
   gone,
   HEARTBEAT_MS,
   type Hub,
+  hubLabel,
   saveAttachment,
   send,
   sendAs,
@@ -93,8 +95,20 @@ export async function onMessage(hub: Hub, ws: WebSocket, data: string | ArrayBuf
 async function apply(hub: Hub, ws: WebSocket, att: Attachment, result: Result, now: number): Promise<void> {
   const wasConnected = att.conn.phase === "connected";
   att.conn = result.conn;
-  for (const packet of result.out) send(hub, ws, att.conn, packet);
-  for (const effect of result.effects) await runEffect(hub, ws, att, effect, now);
+  // A PUBLISH's PUBACK / PUBREC goes once the message is routed (a group's hub has stored it):
+  // an acknowledged QoS 1 message is never lost to a restart in between.
+  const routed = result.effects.some((e) => e.type === "publish");
+  if (!routed) for (const packet of result.out) send(hub, ws, att.conn, packet);
+  try {
+    for (const effect of result.effects) await runEffect(hub, ws, att, effect, now);
+  } catch (err) {
+    if (!routed) throw err;
+    // Not acknowledged: the client sends it again after reconnecting [MQTT-4.4.0-1].
+    logHubError(hubLabel(hub), "publish", err);
+    if (att.conn.version === 5) send(hub, ws, att.conn, { type: "disconnect", reasonCode: RC.ServerBusy });
+    return closeSocket(hub, ws, 1011, "server busy");
+  }
+  if (routed) for (const packet of result.out) send(hub, ws, att.conn, packet);
   if (!wasConnected && att.conn.phase === "connected" && !gone(ws, att)) {
     saveAttachment(ws, att);
     hub.delivery.resume(att.conn.clientId, ws, att.conn.version, now);

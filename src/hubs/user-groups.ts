@@ -2,8 +2,8 @@ import { type Message, parseStatus } from "../mqtt/session";
 import { parseShared } from "../mqtt/shared";
 import { type Channel, channelOf } from "../mqtt/topics";
 import { parseReceipts } from "../push/receipts";
-import { groupHub, logHubError } from "./common";
-import { type Hub, hubLabel } from "./user-context";
+import { groupHub } from "./common";
+import type { Hub } from "./user-context";
 import { reportReceipts } from "./user-receipts";
 
 /**
@@ -23,13 +23,9 @@ export async function route(hub: Hub, m0: Message, now: number): Promise<void> {
     return;
   }
   if (ch.kind === "group") {
-    // A client's (or a will's) message: its PUBACK has gone already, so a group that could not
-    // take it is logged here rather than ending the publisher's connection.
-    try {
-      await groupHub(hub.env, who.app, ch.id).publish(who.app, ch.id, m);
-    } catch (err) {
-      logHubError(hubLabel(hub), `route to group ${ch.id}`, err);
-    }
+    // Taken by the GroupHub (QoS 1/2: stored in its outbox) before the publisher's PUBACK goes;
+    // a failure is thrown, so the PUBACK is not sent and the client sends the message again.
+    await groupHub(hub.env, who.app, ch.id).accept(who.app, ch.id, m);
     return;
   }
   const receipts = isReceiptTopic(ch) ? parseReceipts(m.payload) : null;

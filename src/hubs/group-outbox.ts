@@ -1,0 +1,161 @@
+import type { Message } from "../mqtt/session";
+import { fromJson, logHubError, toJson } from "./common";
+
+/** A member owed a message, with the share groups it was picked for. */
+export type Owed = { user: string; shares: string[] };
+
+/** Group messages taken but not yet handed to every member hub, at most (back-pressure above). */
+export const OUTBOX_BACKLOG = 1000;
+/** Messages fanned out at once; the rest wait in storage, in order. */
+const WINDOW = 64;
+/** An alarm re-drives what is left this long after a message was taken (after a restart, say). */
+const SAFETY_MS = 30_000;
+/** A member hub that keeps failing is retried with backoff up to this, for MAX_AGE_MS. */
+const MAX_RETRY_MS = 60_000;
+const MAX_AGE_MS = 24 * 3600_000;
+
+const SCHEMA = `CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, app TEXT NOT NULL,
+  message TEXT NOT NULL, at INTEGER NOT NULL, retry TEXT);`;
+
+type Row = { seq: number; app: string; message: string; at: number; retry: string | null };
+
+/**
+ * A GroupHub's outbox: a client's QoS 1/2 message (or Will) to a group is written here before
+ * its publisher gets the PUBACK, and fanned out from here, so a restart between the PUBACK and
+ * the members' hubs taking it loses nothing (at-least-once: a message fanned out when the
+ * restart came goes out again). A row is deleted once every member hub has taken it; members
+ * whose hub failed are recorded in the row and retried with backoff by the object's alarm.
+ * While a member is owed a retry, later messages queue for it behind (per-member order holds)
+ * and the other members are served as usual. Above OUTBOX_BACKLOG messages not yet fanned out,
+ * `add` waits: the publisher's PUBACK is held, which is MQTT's own flow control.
+ */
+export class GroupOutbox {
+  private cursor = 0;
+  private readonly inflight = new Set<number>();
+  /** Members with a retry owed: new messages are owed to them too, behind it, not tried. */
+  private readonly parked = new Set<string>();
+  /** Rows not yet fanned out once (what back-pressure counts). */
+  private fresh = 0;
+  private readonly room: (() => void)[] = [];
+  private alarmAt: number | null | undefined;
+  private retryMs = 1000;
+
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly storage: DurableObjectStorage,
+    private readonly label: string,
+    private readonly targetsOf: (m: Message) => Owed[],
+    private readonly deliver: (app: string, m: Message, to: Owed[]) => Promise<Owed[]>,
+  ) {
+    sql.exec(SCHEMA);
+    const rows = sql.exec<{ retry: string | null }>("SELECT retry FROM outbox").toArray();
+    for (const r of rows) {
+      if (r.retry === null) this.fresh++;
+      else for (const o of JSON.parse(r.retry) as Owed[]) this.parked.add(o.user);
+    }
+    // Woken after a restart with messages left: they go out now, before anything newer.
+    if (rows.length) setTimeout(() => this.redrive(), 0);
+  }
+
+  /** Takes a message durably (the caller acknowledges it once this returns), then fans it out. */
+  async add(app: string, m: Message): Promise<void> {
+    while (this.fresh >= OUTBOX_BACKLOG) await new Promise<void>((r) => this.room.push(r));
+    const now = Date.now();
+    this.sql.exec("INSERT INTO outbox (app, message, at) VALUES (?, ?, ?)", app, toJson(m), now);
+    this.fresh++;
+    await this.ensureAlarm(now + SAFETY_MS);
+    this.pump();
+  }
+
+  /** The alarm: retries what members are owed and re-drives anything left behind. */
+  async alarm(): Promise<void> {
+    this.alarmAt = null;
+    // Each round of retries waits twice as long as the one before, while members keep failing.
+    if (this.parked.size) this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS);
+    this.redrive();
+    const left = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox").one().n;
+    if (left > 0) await this.ensureAlarm(Date.now() + SAFETY_MS);
+  }
+
+  /** Messages in the outbox (fresh and owed), for tests and operators. */
+  size(): number {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox").one().n;
+  }
+
+  private redrive(): void {
+    this.parked.clear();
+    this.cursor = 0;
+    this.pump();
+  }
+
+  private pump(): void {
+    let room = WINDOW - this.inflight.size;
+    if (room <= 0) return;
+    const rows = this.sql
+      .exec<Row>(
+        "SELECT seq, app, message, at, retry FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+        this.cursor,
+        room + this.inflight.size,
+      )
+      .toArray();
+    for (const row of rows) {
+      if (room <= 0) break;
+      this.cursor = row.seq;
+      if (this.inflight.has(row.seq)) continue;
+      room--;
+      void this.run(row);
+    }
+  }
+
+  private async run(row: Row): Promise<void> {
+    this.inflight.add(row.seq);
+    try {
+      const m = fromJson<Message>(row.message) as Message;
+      const now = Date.now();
+      const owedBefore = row.retry === null ? null : (JSON.parse(row.retry) as Owed[]);
+      if ((m.expiresAt !== undefined && m.expiresAt <= now) || now - row.at > MAX_AGE_MS) {
+        if (owedBefore?.length && (m.expiresAt === undefined || m.expiresAt > now))
+          logHubError(
+            this.label,
+            "outbox",
+            new Error(`gave up on ${owedBefore.length} member(s) after 24 h`),
+          );
+        this.settle(row, []);
+        return;
+      }
+      const targets = owedBefore ?? this.targetsOf(m);
+      const skip = owedBefore ? [] : targets.filter((t) => this.parked.has(t.user));
+      const now2 = owedBefore ? targets : targets.filter((t) => !this.parked.has(t.user));
+      const failed = await this.deliver(row.app, m, now2);
+      const owed = [...skip, ...failed];
+      this.settle(row, owed);
+      if (owed.length) {
+        for (const o of owed) this.parked.add(o.user);
+        await this.ensureAlarm(Date.now() + this.retryMs);
+      } else if (owedBefore) this.retryMs = 1000;
+    } catch (err) {
+      // Left in storage: the alarm sends it again.
+      logHubError(this.label, "outbox", err);
+    } finally {
+      this.inflight.delete(row.seq);
+      this.pump();
+    }
+  }
+
+  /** Deletes a row everyone has, or records who is still owed it. */
+  private settle(row: Row, owed: Owed[]): void {
+    if (owed.length)
+      this.sql.exec("UPDATE outbox SET retry = ? WHERE seq = ?", JSON.stringify(owed), row.seq);
+    else this.sql.exec("DELETE FROM outbox WHERE seq = ?", row.seq);
+    if (row.retry !== null) return;
+    this.fresh--;
+    for (const wake of this.room.splice(0)) wake();
+  }
+
+  private async ensureAlarm(at: number): Promise<void> {
+    if (this.alarmAt === undefined) this.alarmAt = await this.storage.getAlarm();
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    await this.storage.setAlarm(at);
+  }
+}

@@ -1,0 +1,76 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { groupHub, userHub } from "../../src/hubs/common";
+
+// A client's QoS 1 message to a group is stored in the GroupHub's outbox before the publisher's
+// PUBACK (test/e2e/restart.test.ts shows a restart in between loses nothing) and deleted once
+// every member hub took it. A member hub that fails is retried by the object's alarm; the fault
+// hook (src/hubs/faults.ts, on only under TEST_HOOKS) makes a real UserHub's `deliver` throw.
+
+const message = (n: number, qos: 0 | 1 = 1) => ({
+  topic: "a/group/g/chat",
+  payload: new TextEncoder().encode(String(n)),
+  qos,
+  retain: false,
+});
+
+let seq = 0;
+const group = async (members: string[]) => {
+  seq += 1;
+  const app = `outbox${seq}`;
+  const hub = groupHub(env, app, "g");
+  for (const m of members) await hub.addSubscriber(app, "g", m);
+  return { app, hub };
+};
+
+const until = async (ok: () => Promise<boolean>, ms: number) => {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await ok()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+};
+
+describe("GroupHub outbox", () => {
+  it("keeps a message until a failing member hub takes it (retried with backoff by the alarm)", async () => {
+    const { app, hub } = await group(["u1", "u2"]);
+    await userHub(env, { app, id: "u1" }).injectFault("deliver", 2);
+    await hub.accept(app, "g", message(1));
+    // First try and first retry fail: the row waits for u1.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await hub.backlog()).toBe(1);
+    // The second retry (about 1 s + 2 s later) succeeds; only then is the row gone.
+    expect(await until(async () => (await hub.backlog()) === 0, 10_000)).toBe(true);
+  }, 15_000);
+
+  it("holds every later message for a member whose hub keeps failing, and sends them once it recovers", async () => {
+    const { app, hub } = await group(["u1", "u2"]);
+    const u1 = userHub(env, { app, id: "u1" });
+    await u1.injectFault("deliver", 1000);
+    for (let n = 1; n <= 3; n++) await hub.accept(app, "g", message(n));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await hub.backlog()).toBe(3);
+    await u1.injectFault("deliver", 0);
+    expect(await until(async () => (await hub.backlog()) === 0, 10_000)).toBe(true);
+  }, 15_000);
+
+  it("a QoS 0 message is fanned out without a row", async () => {
+    const { app, hub } = await group(["u1"]);
+    await userHub(env, { app, id: "u1" }).injectFault("deliver", 1000);
+    await hub.accept(app, "g", message(1, 0));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await hub.backlog()).toBe(0);
+  });
+
+  it("a GroupHub that cannot take the message answers an error (the publisher gets no PUBACK)", async () => {
+    const { app, hub } = await group(["u1"]);
+    await hub.injectFault("accept", 1);
+    const err = await hub.accept(app, "g", message(1)).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(String(err)).toContain("injected fault in accept");
+    expect(await hub.backlog()).toBe(0);
+  });
+});
