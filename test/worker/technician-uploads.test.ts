@@ -237,3 +237,84 @@ describe("GET /uploads", () => {
     expect(wrongAdmin.status).toBe(401);
   });
 });
+
+describe("hostile uploads", () => {
+  const text = (s: string) => new TextEncoder().encode(s);
+  const concat = (...parts: Uint8Array[]) => {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.byteLength;
+    }
+    return out;
+  };
+
+  it("a PNG/HTML polyglot named .html and declared text/html is stored and served as an inert PNG", async () => {
+    const t = await registerTechnician();
+    const bytes = concat(
+      Uint8Array.from(PNG_MAGIC),
+      text("<html><script>alert(document.cookie)</script></html>"),
+    );
+    const { body } = await upload(
+      "avatar",
+      t.token,
+      form(new Blob([bytes], { type: "text/html" }), "evil.html"),
+    );
+    const path = String(body.data);
+    expect(path).toMatch(/^\/uploads\/technician\/avatar\/\d{17,32}\.png$/);
+    const res = await call(path);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("image/png");
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(res.headers.get("content-security-policy")).toBe("default-src 'none'; sandbox");
+    await res.body?.cancel();
+  });
+
+  it.each([
+    [
+      "an SVG declared image/png",
+      text('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>'),
+      "a.png",
+    ],
+    ["HTML named .jpg", text("<!doctype html><script>alert(1)</script>"), "a.jpg"],
+    ["a PNG header cut short", Uint8Array.from(PNG_MAGIC.slice(0, 4)), "a.png"],
+  ])("refuses %s as INVALID_FILE_TYPE, storing nothing", async (_, bytes, name) => {
+    const t = await registerTechnician();
+    const { body } = await upload("avatar", t.token, form(new Blob([bytes], { type: "image/png" }), name));
+    expect(body).toMatchObject({ result: false, error: "INVALID_FILE_TYPE" });
+    expect(await ownedObjects(t.id, "avatar")).toStrictEqual([]);
+  });
+
+  it("a file name with a path in it does not choose the key", async () => {
+    const t = await registerTechnician();
+    const bytes = image(PNG_MAGIC);
+    const name = "../../idPhoto/20240101000000000123456.png";
+    const { body } = await upload("avatar", t.token, form(new Blob([bytes]), name));
+    const path = String(body.data);
+    expect(path).toMatch(/^\/uploads\/technician\/avatar\/\d{17,32}\.png$/);
+    expect(await ownedObjects(t.id, "avatar")).toStrictEqual([keyOf(path)]);
+    expect(await ownedObjects(t.id, "idPhoto")).toStrictEqual([]);
+  });
+
+  it.each([
+    "/uploads/technician/avatar/..%2FidPhoto%2F20240101000000000123456.png",
+    "/uploads/technician/avatar/%2e%2e%2fidPhoto%2f20240101000000000123456.png",
+    "/uploads/technician/avatar/20240101000000000123456.png%00.html",
+    "/uploads/technician/idPhoto/..%2Favatar%2F20240101000000000123456.png",
+  ])("a key with traversal in it finds nothing: %s", async (path) => {
+    const t = await registerTechnician();
+    const { status } = await callJson(path, { token: t.token });
+    expect(status).toBe(404);
+  });
+
+  it("another technician's ID photo is not reachable through the avatar path", async () => {
+    const owner = await registerTechnician();
+    const path = String(
+      (await upload("idPhoto", owner.token, form(new Blob([image(JPEG_MAGIC)]), "id.jpg"))).body.data,
+    );
+    const name = path.split("/").pop() as string;
+    const viaAvatar = await callJson(`/uploads/technician/avatar/${name}`);
+    expect(viaAvatar.status).toBe(404);
+  });
+});
