@@ -267,18 +267,18 @@ export class Delivery {
 
   /**
    * After SUBACK: retained messages per Retain Handling [MQTT-3.3.1-9..11], sent with RETAIN
-   * set [MQTT-3.3.1-8].
+   * set [MQTT-3.3.1-8]; `existed`: the subscription replaced one of the same filter.
    */
-  async subscribed(
+  async sendRetained(
     conn: ConnState,
     subs: StoredSubscription[],
+    existed: boolean[],
     now: number,
     retainedFor: (filter: string) => Promise<Message[]>,
   ): Promise<void> {
     const clientId = conn.clientId;
-    for (const s of subs) {
-      const existed = this.store.sessions.subscribe(clientId, s);
-      if (s.retainHandling === 2 || (s.retainHandling === 1 && existed)) continue;
+    for (const [i, s] of subs.entries()) {
+      if (s.retainHandling === 2 || (s.retainHandling === 1 && existed[i])) continue;
       // No retained messages for a shared subscription [MQTT-4.8.2].
       if (s.filter.startsWith(SHARE_PREFIX)) continue;
       for (const m of await retainedFor(s.filter)) {

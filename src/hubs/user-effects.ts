@@ -96,19 +96,27 @@ async function apply(hub: Hub, ws: WebSocket, att: Attachment, result: Result, n
   const wasConnected = att.conn.phase === "connected";
   att.conn = result.conn;
   // A PUBLISH's PUBACK / PUBREC goes once the message is routed (a group's hub has stored it):
-  // an acknowledged QoS 1 message is never lost to a restart in between.
-  const routed = result.effects.some((e) => e.type === "publish");
-  if (!routed) for (const packet of result.out) send(hub, ws, att.conn, packet);
+  // an acknowledged QoS 1 message is never lost to a restart in between. A SUBACK goes once the
+  // GroupHubs know of the subscription (before its retained messages): a message published
+  // right after the SUBACK reaches it.
+  let unsent = true;
+  const flush = () => {
+    if (!unsent) return;
+    unsent = false;
+    for (const packet of result.out) send(hub, ws, att.conn, packet);
+  };
+  const deferred = result.effects.some((e) => e.type === "publish" || e.type === "subscribe");
+  if (!deferred) flush();
   try {
-    for (const effect of result.effects) await runEffect(hub, ws, att, effect, now);
+    for (const effect of result.effects) await runEffect(hub, ws, att, effect, now, flush);
   } catch (err) {
-    if (!routed) throw err;
+    if (!deferred || !unsent) throw err;
     // Not acknowledged: the client sends it again after reconnecting [MQTT-4.4.0-1].
-    logHubError(hubLabel(hub), "publish", err);
+    logHubError(hubLabel(hub), "publish / subscribe", err);
     if (att.conn.version === 5) send(hub, ws, att.conn, { type: "disconnect", reasonCode: RC.ServerBusy });
     return closeSocket(hub, ws, 1011, "server busy");
   }
-  if (routed) for (const packet of result.out) send(hub, ws, att.conn, packet);
+  flush();
   if (!wasConnected && att.conn.phase === "connected" && !gone(ws, att)) {
     saveAttachment(ws, att);
     hub.delivery.resume(att.conn.clientId, ws, att.conn.version, now);
@@ -117,7 +125,14 @@ async function apply(hub: Hub, ws: WebSocket, att: Attachment, result: Result, n
   if (result.close) await closeSocket(hub, ws, result.close.code, result.close.reason);
 }
 
-async function runEffect(hub: Hub, ws: WebSocket, att: Attachment, e: Effect, now: number): Promise<void> {
+async function runEffect(
+  hub: Hub,
+  ws: WebSocket,
+  att: Attachment,
+  e: Effect,
+  now: number,
+  flush: () => void,
+): Promise<void> {
   const { store } = hub;
   const clientId = att.conn.clientId;
   switch (e.type) {
@@ -150,9 +165,13 @@ async function runEffect(hub: Hub, ws: WebSocket, att: Attachment, e: Effect, no
     case "status":
       store.setMeta("focus", e.focus);
       return;
-    case "subscribe":
-      await hub.delivery.subscribed(att.conn, e.subscriptions, now, (f) => retainedFor(hub, f));
-      return syncGroupRegistrations(hub);
+    case "subscribe": {
+      const existed = e.subscriptions.map((s) => store.sessions.subscribe(clientId, s));
+      await syncGroupRegistrations(hub);
+      flush(); // the SUBACK, then the retained messages [MQTT-3.8.4-4]
+      await hub.delivery.sendRetained(att.conn, e.subscriptions, existed, now, (f) => retainedFor(hub, f));
+      return;
+    }
     case "unsubscribe":
       for (const f of e.filters) store.sessions.unsubscribe(clientId, f);
       return syncGroupRegistrations(hub);
