@@ -13,7 +13,14 @@ import { freePort, startChild, waitForHttp } from "./procs";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const WRANGLER = path.join(ROOT, "node_modules", ".bin", "wrangler");
-export const CHILD_ENV = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" };
+export const CHILD_ENV = {
+  ...process.env,
+  CI: "true",
+  WRANGLER_SEND_METRICS: "false",
+  NO_COLOR: "1",
+  // No fetch of workers.cloudflare.com/cf.json (offline: a warning and a 3 s wait).
+  CLOUDFLARE_CF_FETCH_ENABLED: "false",
+};
 
 /**
  * miniflare (wrangler 4.86) serves its loopback with Node's default 5 s keep-alive while workerd
