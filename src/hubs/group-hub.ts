@@ -8,6 +8,7 @@ import { liveRetained, RETAINED_SCHEMA, retainMessage } from "./retained";
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS subscribers (user_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS shares (share_key TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (share_key, user_id));
+CREATE TABLE IF NOT EXISTS removed (user_id TEXT PRIMARY KEY);
 `;
 
 /** Messages bound for one member hub, flushed together as one call. */
@@ -43,6 +44,10 @@ export class GroupHub extends DurableObject<Env> {
   async publish(app: string, groupId: string, message: Message): Promise<number> {
     try {
       this.faults.check("publish");
+      if (this.fromRemovedMember(message)) {
+        logHubError(`GroupHub:${app}:${groupId}`, "publish", "refused: the publisher is no longer a member");
+        return 0;
+      }
       if (message.retain) retainMessage(this.sql, message);
       const picked = this.pickShares(message.topic);
       const users = new Set(
@@ -98,13 +103,24 @@ export class GroupHub extends DurableObject<Env> {
     );
   }
 
-  /** Members left the group (D1 already says so): they stop receiving at once. */
+  /**
+   * Members left the group (D1 already says so): they stop receiving at once, and what they
+   * publish is refused until they are added again (`removed`, a check behind the UserHub's own).
+   */
   async removeMembers(app: string, groupId: string, userIds: string[]): Promise<void> {
     this.guard(app, groupId, "removeMembers", () => {
       for (const u of userIds) {
         this.sql.exec("DELETE FROM subscribers WHERE user_id = ?", u);
         this.sql.exec("DELETE FROM shares WHERE user_id = ?", u);
+        this.sql.exec("INSERT OR IGNORE INTO removed (user_id) VALUES (?)", u);
       }
+    });
+  }
+
+  /** Members joined (D1 already says so): a member removed before may publish again. */
+  async addMembers(app: string, groupId: string, userIds: string[]): Promise<void> {
+    this.guard(app, groupId, "addMembers", () => {
+      for (const u of userIds) this.sql.exec("DELETE FROM removed WHERE user_id = ?", u);
     });
   }
 
@@ -138,6 +154,13 @@ export class GroupHub extends DurableObject<Env> {
       logHubError(`GroupHub:${app}:${groupId}`, entry, err);
       throw err;
     }
+  }
+
+  /** A client's message (`from` is `<user id>/<client id>`) whose user was removed: refused. */
+  private fromRemovedMember(message: Message): boolean {
+    const user = message.from?.split("/")[0];
+    if (user === undefined) return false;
+    return this.sql.exec("SELECT 1 FROM removed WHERE user_id = ?", user).toArray().length > 0;
   }
 
   /** For each share group matching the topic, the member whose turn it is: member → its groups. */

@@ -23,6 +23,9 @@ export async function route(hub: Hub, m0: Message, now: number): Promise<void> {
     return;
   }
   if (ch.kind === "group") {
+    // Membership is checked again here, for a will: it was allowed at CONNECT, but a member
+    // removed since has no right to the group any more (nothing reaches it, nothing is retained).
+    if (!hub.store.memberships().has(ch.id)) return;
     // A client's (or a will's) message: its PUBACK has gone already, so a group that could not
     // take it is logged here rather than ending the publisher's connection.
     try {
