@@ -2,6 +2,7 @@ import { app } from "./app";
 import { dispatch } from "./push/dispatch";
 import { deliverWebhooks } from "./push/webhooks";
 
+export { AppRegistry } from "./hubs/app-registry";
 export { GroupHub } from "./hubs/group-hub";
 export { ReplayGuard } from "./hubs/replay-guard";
 export { TaskHub } from "./hubs/task-hub";

@@ -65,8 +65,13 @@ export const technicians = sqliteTable(
     resume: text("resume"),
     star: integer("star").notNull().default(0),
     voteRate: integer("vote_rate").notNull().default(0),
-    /** NEWLY_CREATED | IN_VERIFICATION | VERIFIED | REJECTED | BANNED */
+    /** NEWLY_CREATED | IN_VERIFICATION | VERIFIED | REJECTED (the certification state). */
     status: text("status").notNull().default("NEWLY_CREATED"),
+    /**
+     * Banned by the admin (POST /api/admin/technicians/:id/ban): no login, no pushes, shown as
+     * status BANNED (seed 001); unbanning shows the certification state again.
+     */
+    banned: integer("banned", { mode: "boolean" }).notNull().default(false),
     /** Consecutive failed logins and the lock they caused (login rate limit). */
     failedLogins: integer("failed_logins").notNull().default(0),
     lockedUntil: integer("locked_until"),

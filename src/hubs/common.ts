@@ -12,6 +12,10 @@ export const groupHub = (env: Env, app: string, groupId: string) =>
 /** Headers the Worker sets on the upgrade it forwards to a UserHub (never taken from clients). */
 export const IDENTITY_APP = "x-edge-push-app";
 export const IDENTITY_SUB = "x-edge-push-sub";
+/** MQTT tokens: the token's generation (`gen` claim, 0 when absent); older than the hub's: 401. */
+export const IDENTITY_GEN = "x-edge-push-gen";
+/** Technician login tokens: the session id, so ending that session ends its connections. */
+export const IDENTITY_SESSION = "x-edge-push-session";
 /** The connection's keepalive policy (JSON `KeepalivePolicy`), from the app and the token. */
 export const IDENTITY_KEEPALIVE = "x-edge-push-keepalive";
 

@@ -9,6 +9,7 @@ import { liveRetained, RETAINED_SCHEMA, retainMessage } from "./retained";
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS subscribers (user_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS shares (share_key TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (share_key, user_id));
+CREATE TABLE IF NOT EXISTS removed (user_id TEXT PRIMARY KEY);
 `;
 
 /** Messages bound for one member hub, flushed together as one call. */
@@ -56,6 +57,7 @@ export class GroupHub extends DurableObject<Env> {
   async accept(app: string, groupId: string, message: Message): Promise<void> {
     try {
       this.faults.check("accept");
+      if (this.fromRemovedMember(message)) return; // behind the UserHub's own check
       if (message.retain) retainMessage(this.sql, message);
       if (message.qos > 0) return await this.outbox.add(app, message);
       void this.deliverTo(app, message, this.targetsOf(message));
@@ -83,6 +85,10 @@ export class GroupHub extends DurableObject<Env> {
   async publish(app: string, groupId: string, message: Message): Promise<number> {
     try {
       this.faults.check("publish");
+      if (this.fromRemovedMember(message)) {
+        logHubError(`GroupHub:${app}:${groupId}`, "publish", "refused: the publisher is no longer a member");
+        return 0;
+      }
       if (message.retain) retainMessage(this.sql, message);
       const counts = await Promise.allSettled(
         this.targetsOf(message).map((t) => this.enqueue(app, t.user, { ...message, shares: t.shares })),
@@ -130,13 +136,24 @@ export class GroupHub extends DurableObject<Env> {
     );
   }
 
-  /** Members left the group (D1 already says so): they stop receiving at once. */
+  /**
+   * Members left the group (D1 already says so): they stop receiving at once, and what they
+   * publish is refused until they are added again (`removed`, a check behind the UserHub's own).
+   */
   async removeMembers(app: string, groupId: string, userIds: string[]): Promise<void> {
     this.guard(app, groupId, "removeMembers", () => {
       for (const u of userIds) {
         this.sql.exec("DELETE FROM subscribers WHERE user_id = ?", u);
         this.sql.exec("DELETE FROM shares WHERE user_id = ?", u);
+        this.sql.exec("INSERT OR IGNORE INTO removed (user_id) VALUES (?)", u);
       }
+    });
+  }
+
+  /** Members joined (D1 already says so): a member removed before may publish again. */
+  async addMembers(app: string, groupId: string, userIds: string[]): Promise<void> {
+    this.guard(app, groupId, "addMembers", () => {
+      for (const u of userIds) this.sql.exec("DELETE FROM removed WHERE user_id = ?", u);
     });
   }
 
@@ -170,6 +187,13 @@ export class GroupHub extends DurableObject<Env> {
       logHubError(`GroupHub:${app}:${groupId}`, entry, err);
       throw err;
     }
+  }
+
+  /** A client's message (`from` is `<user id>/<client id>`) whose user was removed: refused. */
+  private fromRemovedMember(message: Message): boolean {
+    const user = message.from?.split("/")[0];
+    if (user === undefined) return false;
+    return this.sql.exec("SELECT 1 FROM removed WHERE user_id = ?", user).toArray().length > 0;
   }
 
   /** For each share group matching the topic, the member whose turn it is: member → its groups. */

@@ -20,6 +20,8 @@ export type Attachment = {
   conn: ConnState;
   ka?: KeepalivePolicy;
   out?: OutAliases;
+  /** Technician login tokens: the session the upgrade's token named (ending it ends this). */
+  sid?: string;
 };
 
 export const isClosed = (att: Attachment) => att.conn.phase === "closed";
@@ -31,8 +33,9 @@ export const HEARTBEAT_MS = 5 * 60_000;
 
 /**
  * What the UserHub's modules work on, in place of `this`: the object's state and env, its
- * store and delivery, the identity it serves (null until the first upgrade or call names it)
- * and, per connection, the stream decoder and the chain that keeps its packets in order.
+ * store and delivery, the identity it serves (null until the first upgrade or call names it),
+ * per connection, the stream decoder and the chain that keeps its packets in order, and the
+ * app registry's bookkeeping.
  */
 export type Hub = {
   readonly ctx: DurableObjectState;
@@ -42,6 +45,10 @@ export type Hub = {
   who: Identity | null;
   readonly buffers: Map<string, FrameBuffer>;
   readonly chains: Map<string, Promise<void>>;
+  /** Upgrades under way (counted by the app registry's join, user-registry.ts). */
+  opening: number;
+  /** The app registry's join and leave steps, one after another. */
+  registry: Promise<unknown>;
 };
 
 /** A session's key for No Local: client ids are per identity, so the identity is part of it. */

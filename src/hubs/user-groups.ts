@@ -23,6 +23,9 @@ export async function route(hub: Hub, m0: Message, now: number): Promise<void> {
     return;
   }
   if (ch.kind === "group") {
+    // Membership is checked again here, for a will: it was allowed at CONNECT, but a member
+    // removed since has no right to the group any more (nothing reaches it, nothing is retained).
+    if (!hub.store.memberships().has(ch.id)) return;
     // Taken by the GroupHub (QoS 1/2: stored in its outbox) before the publisher's PUBACK goes;
     // a failure is thrown, so the PUBACK is not sent and the client sends the message again.
     await groupHub(hub.env, who.app, ch.id).accept(who.app, ch.id, m);

@@ -6,7 +6,9 @@ import { stampFor } from "../push/msg-id";
 import {
   type GroupMessage,
   IDENTITY_APP,
+  IDENTITY_GEN,
   IDENTITY_KEEPALIVE,
+  IDENTITY_SESSION,
   IDENTITY_SUB,
   logHubError,
   type PublishOutcome,
@@ -25,6 +27,8 @@ import { Delivery } from "./user-delivery";
 import { onMessage } from "./user-effects";
 import { syncGroupRegistrations } from "./user-groups";
 import { closeSocket, connectionLost, type Presence, presenceOf, recover, sweep } from "./user-lifecycle";
+import { syncRegistry } from "./user-registry";
+import { dropGroupWills, type RevokeScope, revoke, tokenGeneration } from "./user-revoke";
 import { UserStore } from "./user-store";
 
 /** The keepalive policy the Worker put on the upgrade (absent: the clients' own values). */
@@ -69,6 +73,8 @@ export class UserHub extends DurableObject<Env> {
       ),
       buffers: new Map(),
       chains: new Map(),
+      opening: 0,
+      registry: Promise.resolve(),
     };
     ctx.blockConcurrencyWhile(async () => {
       try {
@@ -101,29 +107,48 @@ export class UserHub extends DurableObject<Env> {
         return new Response("expected a WebSocket upgrade", { status: 426 });
       }
       this.remember({ app, id: sub });
-      const pair = new WebSocketPair();
-      const now = Date.now();
-      this.ctx.acceptWebSocket(pair[1]);
-      const att: Attachment = {
-        v: 1,
-        connId: crypto.randomUUID(),
-        openedAt: now,
-        lastSeen: now,
-        conn: newConnState(),
-        ka: keepaliveHeader(request.headers.get(IDENTITY_KEEPALIVE)),
-      };
-      pair[1].serializeAttachment(att);
-      await armAlarm(this.hub, now + CONNECT_TIMEOUT_MS);
-      // [MQTT-6.0.0-3/4] the subprotocol is echoed.
-      return new Response(null, {
-        status: 101,
-        webSocket: pair[0],
-        headers: { "sec-websocket-protocol": "mqtt" },
-      });
+      this.hub.opening += 1;
+      try {
+        return await this.open(request);
+      } finally {
+        this.hub.opening -= 1;
+      }
     } catch (err) {
       logHubError(this.name(), "fetch", err);
       return new Response("internal error", { status: 500 });
     }
+  }
+
+  /**
+   * Accepts an upgrade: unless its MQTT token is of a revoked generation (checked again after
+   * the registry call, which a revocation may overtake) or the app registry refuses the join.
+   */
+  private async open(request: Request): Promise<Response> {
+    const gen = request.headers.get(IDENTITY_GEN);
+    const revoked = () => gen !== null && Number(gen) < tokenGeneration(this.hub);
+    if (revoked()) return new Response("the token has been revoked", { status: 401 });
+    if (!(await syncRegistry(this.hub))) return new Response("the app is disabled", { status: 403 });
+    if (revoked()) return new Response("the token has been revoked", { status: 401 });
+    const pair = new WebSocketPair();
+    const now = Date.now();
+    this.ctx.acceptWebSocket(pair[1]);
+    const att: Attachment = {
+      v: 1,
+      connId: crypto.randomUUID(),
+      openedAt: now,
+      lastSeen: now,
+      conn: newConnState(),
+      ka: keepaliveHeader(request.headers.get(IDENTITY_KEEPALIVE)),
+      sid: request.headers.get(IDENTITY_SESSION) ?? undefined,
+    };
+    pair[1].serializeAttachment(att);
+    await armAlarm(this.hub, now + CONNECT_TIMEOUT_MS);
+    // [MQTT-6.0.0-3/4] the subprotocol is echoed.
+    return new Response(null, {
+      status: 101,
+      webSocket: pair[0],
+      headers: { "sec-websocket-protocol": "mqtt" },
+    });
   }
 
   override async webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
@@ -222,12 +247,32 @@ export class UserHub extends DurableObject<Env> {
       this.remember(who);
       this.hub.store.setMembership(groupId, member);
       if (!member) {
+        dropGroupWills(this.hub, groupId);
         this.hub.store.sessions.deleteSubscriptionsWhere((f) => {
           const ch = channelOf(who.app, innerFilter(f));
           return ch.kind === "group" && ch.id === groupId;
         });
       }
       await syncGroupRegistrations(this.hub);
+    });
+  }
+
+  /** The generation new MQTT tokens of this identity carry (claim `gen`). */
+  async tokenGeneration(who: Identity): Promise<number> {
+    return this.rpc("tokenGeneration", () => {
+      this.remember(who);
+      return tokenGeneration(this.hub);
+    });
+  }
+
+  /**
+   * An operator ended rights (token revocation, kick, technician session or ban, app disabled):
+   * the connections `scope` names get DISCONNECT 0x98 (5.0) and are closed.
+   */
+  async revoke(who: Identity, scope: RevokeScope): Promise<{ closed: number; generation: number }> {
+    return this.rpc("revoke", () => {
+      this.remember(who);
+      return revoke(this.hub, scope);
     });
   }
 

@@ -14,6 +14,7 @@ import {
   sessionKey,
 } from "./user-context";
 import { route, syncGroupRegistrations } from "./user-groups";
+import { leaveIfIdle } from "./user-registry";
 
 export type Presence = { user_id: string; online: boolean; focus: 0 | 1; last_seen: string | null };
 
@@ -69,6 +70,7 @@ export async function connectionLost(hub: Hub, ws: WebSocket): Promise<void> {
   const record = hub.store.conns.removeConn(att.connId);
   if (record) await endConnection(hub, record.clientId, record.will, Date.now());
   else if (wasConnected) updatePresence(hub, Date.now());
+  await leaveIfIdle(hub);
 }
 
 async function endConnection(
@@ -154,4 +156,5 @@ export async function recover(hub: Hub): Promise<void> {
     const record = hub.store.conns.removeConn(connId);
     if (record) await endConnection(hub, record.clientId, record.will, now);
   }
+  await leaveIfIdle(hub);
 }

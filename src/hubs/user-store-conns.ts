@@ -33,6 +33,21 @@ export class ConnStore {
   dropWillOf(connId: string): void {
     this.sql.exec("UPDATE conns SET will = NULL WHERE conn_id = ?", connId);
   }
+  /**
+   * Discards the wills, of live connections and delayed ones, whose topic `drop` picks (a
+   * member removed from the group they aim at, rights revoked): they are never published.
+   */
+  dropWillsWhere(drop: (topic: string) => boolean): void {
+    const live = this.sql
+      .exec<{ conn_id: string; will: string }>("SELECT conn_id, will FROM conns WHERE will IS NOT NULL")
+      .toArray();
+    for (const r of live) if (drop(fromJson<WillMessage>(r.will)?.topic ?? "")) this.dropWillOf(r.conn_id);
+    const delayed = this.sql
+      .exec<{ client_id: string; will: string }>("SELECT client_id, will FROM wills")
+      .toArray();
+    for (const r of delayed)
+      if (drop(fromJson<WillMessage>(r.will)?.topic ?? "")) this.cancelWill(r.client_id);
+  }
   connIds(): string[] {
     return this.sql
       .exec<{ conn_id: string }>("SELECT conn_id FROM conns")

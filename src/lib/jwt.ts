@@ -12,6 +12,9 @@ export type TokenClaims = {
   sid?: string;
   /** MQTT tokens: the device class the app's keepalive settings are chosen by. */
   cls?: DeviceClass;
+  /** MQTT tokens: the identity's token generation when it was issued (absent: 0). A token of an
+   * older generation than the identity's current one is revoked (docs/mqtt.md "Revocation"). */
+  gen?: number;
   exp: number;
 };
 
@@ -48,6 +51,7 @@ export const verifyToken = async (secret: string, token: string): Promise<TokenC
       typ: payload.typ,
       sid: typeof payload.sid === "string" ? payload.sid : undefined,
       cls: isDeviceClass(payload.cls) ? payload.cls : undefined,
+      gen: Number.isSafeInteger(payload.gen) ? (payload.gen as number) : undefined,
       exp: payload.exp,
     };
   } catch (err) {

@@ -1,6 +1,13 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../env";
-import { IDENTITY_APP, IDENTITY_KEEPALIVE, IDENTITY_SUB, userHub } from "../hubs/common";
+import {
+  IDENTITY_APP,
+  IDENTITY_GEN,
+  IDENTITY_KEEPALIVE,
+  IDENTITY_SESSION,
+  IDENTITY_SUB,
+  userHub,
+} from "../hubs/common";
 import { IDENTIFIER } from "../lib/ids";
 import { verifyToken } from "../lib/jwt";
 import { keepalivePolicy } from "../mqtt/session/keepalive";
@@ -21,9 +28,11 @@ export const mqttRoute = new Hono<AppEnv>().get("/", async (c) => {
   const claims = token ? await verifyToken(c.env.JWT_SECRET, token) : null;
   if (!claims || !IDENTIFIER.test(claims.sub)) return refuse(401, "a valid token is required");
   if (claims.typ === "session") {
-    // A technician's login token, while its session is alive (app `technician`).
-    if (!(await resolveSession(c.var.db, c.env.JWT_SECRET, token)))
-      return refuse(401, "the session has ended");
+    // A technician's login token, while its session is alive (app `technician`) and the
+    // technician is not banned.
+    const session = await resolveSession(c.var.db, c.env.JWT_SECRET, token);
+    if (!session) return refuse(401, "the session has ended");
+    if (session.technician.banned) return refuse(403, "the account is banned");
   }
   const app = await findAppByName(c.var.db, claims.app);
   if (!app) return refuse(401, "unknown app");
@@ -33,5 +42,11 @@ export const mqttRoute = new Hono<AppEnv>().get("/", async (c) => {
   headers.set(IDENTITY_APP, app.name);
   headers.set(IDENTITY_SUB, claims.sub);
   headers.set(IDENTITY_KEEPALIVE, JSON.stringify(keepalivePolicy(app.mqttKeepalive, claims.cls)));
+  // MQTT tokens are checked against the identity's token generation in its hub; a technician
+  // session's connections are ended with the session (docs/mqtt.md "Revocation").
+  headers.delete(IDENTITY_GEN);
+  headers.delete(IDENTITY_SESSION);
+  if (claims.typ === "mqtt") headers.set(IDENTITY_GEN, String(claims.gen ?? 0));
+  else if (claims.sid) headers.set(IDENTITY_SESSION, claims.sid);
   return userHub(c.env, { app: app.name, id: claims.sub }).fetch(new Request(c.req.raw, { headers }));
 });

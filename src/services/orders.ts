@@ -22,7 +22,10 @@ export type NewOrder = {
   photo?: string | null;
 };
 
-/** CONTRACT §1: the admin creates an order (creatorType 0) and NEW_ORDER goes to every VERIFIED technician. */
+/**
+ * CONTRACT §1: the admin creates an order (creatorType 0) and NEW_ORDER goes to every VERIFIED
+ * technician that is not banned.
+ */
 export const createOrder = async (db: Db, queue: Queue, input: NewOrder) => {
   let order: OrderRow | undefined;
   for (let attempt = 0; !order && attempt < 5; attempt++) {
@@ -36,7 +39,7 @@ export const createOrder = async (db: Db, queue: Queue, input: NewOrder) => {
   const verified = await db
     .select({ id: technicians.id })
     .from(technicians)
-    .where(eq(technicians.status, "VERIFIED"));
+    .where(and(eq(technicians.status, "VERIFIED"), eq(technicians.banned, false)));
   const taskId = await pushToTechnicians(
     db,
     queue,
@@ -105,7 +108,8 @@ export const invitePartner = async (
   if (partnerId === owner.id) throw accountFail("不能邀请自己");
   if (order.secondTechId !== 0) throw accountFail("订单已有合作技师");
   const partner = await technicianById(db, partnerId);
-  if (!partner) throw accountFail("合作技师不存在");
+  // A banned account is out of sight, as in search.
+  if (!partner || partner.banned) throw accountFail("合作技师不存在");
   if (partner.status !== "VERIFIED") throw accountFail("合作技师未通过认证");
   const pending = await db.query.invitations.findFirst({
     where: and(
@@ -163,7 +167,7 @@ export const answerInvitation = async (
     order = updated;
   }
   const owner = await technicianById(db, invitation.ownerId);
-  if (owner && order) {
+  if (owner && !owner.banned && order) {
     const name = partner.name ?? partner.phone;
     await pushToTechnicians(db, queue, [owner.id], {
       action: accept ? "INVITATION_ACCEPTED" : "INVITATION_REJECTED",
@@ -190,6 +194,8 @@ export const certify = async (
     .where(eq(technicians.id, technicianId))
     .returning();
   if (!row) return null;
+  // A banned technician gets no pushes (its certification state is still recorded).
+  if (row.banned) return { technician: row, taskId: null };
   const taskId = await pushToTechnicians(db, queue, [row.id], {
     action: approved ? "CERTIFICATION_PASSED" : "CERTIFICATION_REJECTED",
     title: approved ? "你的认证已通过" : "你的认证未通过",

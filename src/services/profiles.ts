@@ -51,7 +51,7 @@ const escapeLike = (s: string) => s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
 
 /** Seed 001 §9: an exact phone, or a name (contains, paged). Banned accounts are not listed. */
 export const searchTechnicians = async (db: Db, query: string, page: number, pageSize: number) => {
-  const visible = ne(technicians.status, "BANNED");
+  const visible = eq(technicians.banned, false);
   if (PHONE.test(query)) {
     const row = await db.query.technicians.findFirst({ where: and(eq(technicians.phone, query), visible) });
     const list = row ? [publicView(row)] : [];

@@ -1,5 +1,8 @@
 import type { TechnicianRow } from "../db/schema";
 
+/** Seed 001's status code: BANNED while banned, else the certification state. */
+export const statusOf = (t: TechnicianRow) => (t.banned ? "BANNED" : t.status);
+
 /** Fields common to every technician shape of seed 001, in the seed's order. */
 const head = (t: TechnicianRow) => ({
   id: t.id,
@@ -35,7 +38,7 @@ export const accountView = (t: TechnicianRow) => ({
   beautyLevel: t.beautyLevel,
   beautyWorkingSeniority: t.beautyWorkingSeniority,
   resume: t.resume,
-  status: t.status,
+  status: statusOf(t),
 });
 
 /**
@@ -50,7 +53,7 @@ export const meView = (t: TechnicianRow) => ({
   totalOrders: null,
   commentCount: null,
   resume: t.resume,
-  status: t.status,
+  status: statusOf(t),
 });
 
 /**
@@ -76,7 +79,7 @@ export const publicView = (t: TechnicianRow) => ({
   voteRate: t.voteRate,
   skill: t.skill,
   pushId: null,
-  statusCode: t.status,
+  statusCode: statusOf(t),
 });
 
 /** Seed 001 §9's paging object. */

@@ -104,7 +104,7 @@ export const login = async (
       .where(eq(technicians.id, row.id));
     throw accountFail("密码错误");
   }
-  if (row.status === "BANNED") throw accountFail("帐户已被禁用");
+  if (row.banned) throw accountFail("帐户已被禁用");
   const [updated] = await db
     .update(technicians)
     .set({ failedLogins: 0, lockedUntil: null, lastLoginAt: now, lastLoginIp: ip })
@@ -113,11 +113,11 @@ export const login = async (
   return updated ?? row;
 };
 
-/** Seed 001 §3: a new password by SMS code; every session of the account ends. */
+/** Seed 001 §3: a new password by SMS code; every session of the account ends. Answers its id. */
 export const resetPassword = async (
   db: Db,
   input: { phone: string; password: string; verifySms: string },
-): Promise<void> => {
+): Promise<number> => {
   const problems: string[] = [];
   const phoneOk = PHONE.test(input.phone);
   const row = phoneOk ? await findByPhone(db, input.phone) : undefined;
@@ -141,6 +141,12 @@ export const resetPassword = async (
     d1.prepare("DELETE FROM technician_sessions WHERE technician_id = ?1 AND changes() = 1").bind(row.id),
   ]);
   if (!consumed?.results.length) throw accountFail("验证码错误");
+  return row.id;
+};
+
+/** Ends one session (logout): its token stops working. */
+export const closeSession = async (db: Db, sessionId: string): Promise<void> => {
+  await db.delete(technicianSessions).where(eq(technicianSessions.id, sessionId));
 };
 
 /** Seed 001 §4: the calling session stays, every other session of the account ends. */

@@ -5,6 +5,7 @@ import {
   collectN,
   connectAs,
   createApp,
+  kill,
   makeGroup,
   nextMessage,
   psp,
@@ -105,6 +106,64 @@ describe.concurrent("membership changes (POST /psp/groups/:id/members)", () => {
     expect(await subscribeCodes(u2, `${g}/b`)).toEqual([0x87]);
     const err = await u2.publishAsync(`${g}/talk`, "x", { qos: 1 }).catch((e) => e);
     expect((err as { code?: number }).code).toBe(0x87);
+  });
+
+  it.each([4, 5] as const)(
+    "MQTT %i: a removed member's will neither reaches the group nor stays retained there",
+    async (protocolVersion) => {
+      const app = await createApp();
+      await makeGroup(app, "fam", ["u1", "u2"]);
+      const g = `${app.name}/group/fam`;
+      const u2 = await connectAs(app, "u2", { clientId: "u2" });
+      await subscribeCodes(u2, `${g}/#`);
+      const will = { topic: `${g}/left`, payload: Buffer.from("u1"), qos: 1 as const, retain: true };
+      const u1 = await connectAs(app, "u1", { protocolVersion, clientId: "u1", will });
+      await members(app, "fam", { remove: ["u1"] });
+      const at2 = collect(u2, 1000);
+      kill(u1);
+      expect(await at2).toEqual([]);
+      const later = await connectAs(app, "u2", { clientId: "later" });
+      const retained = collect(later, 800);
+      await subscribeCodes(later, `${g}/#`);
+      expect(await retained).toEqual([]);
+    },
+  );
+
+  it("5.0: a delayed will of a member removed while it waits is discarded", async () => {
+    const app = await createApp();
+    await makeGroup(app, "fam", ["u1", "u2"]);
+    const g = `${app.name}/group/fam`;
+    const u2 = await connectAs(app, "u2", { clientId: "u2" });
+    await subscribeCodes(u2, `${g}/#`);
+    const u1 = await connectAs(app, "u1", {
+      protocolVersion: 5,
+      clientId: "u1",
+      properties: { sessionExpiryInterval: 60 },
+      will: {
+        topic: `${g}/left`,
+        payload: Buffer.from("u1"),
+        qos: 1,
+        retain: false,
+        properties: { willDelayInterval: 1 },
+      },
+    });
+    const at2 = collect(u2, 2500);
+    kill(u1);
+    await members(app, "fam", { remove: ["u1"] });
+    expect(await at2).toEqual([]);
+  });
+
+  it("3.1.1: a removed member's publish on the group is dropped", async () => {
+    const app = await createApp();
+    await makeGroup(app, "fam", ["u1", "u2"]);
+    const g = `${app.name}/group/fam`;
+    const u1 = await connectAs(app, "u1", { clientId: "u1" });
+    await subscribeCodes(u1, `${g}/#`);
+    const u2 = await connectAs(app, "u2", { clientId: "u2" });
+    await members(app, "fam", { remove: ["u2"] });
+    const at1 = collect(u1, 800);
+    await u2.publishAsync(`${g}/talk`, "x", { qos: 1 });
+    expect(await at1).toEqual([]);
   });
 
   it("an added member can subscribe at once on a connection opened before it joined", async () => {

@@ -34,6 +34,16 @@ export const setApp = async (app: App, settings: Record<string, unknown>) => {
   return (await res.json()) as Record<string, unknown>;
 };
 
+/** An admin call (CONTRACT §1): status and JSON answer. */
+export const adminCall = async (method: string, path: string, body?: unknown) => {
+  const res = await fetch(`${BASE}/api/admin${path}`, {
+    method,
+    headers: ADMIN,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+};
+
 /** A signed partner call (CONTRACT §2), signed by the benchmarks' helper: one sign per call. */
 export const psp = async (app: App, method: string, path: string, body?: unknown) => {
   const text = body === undefined ? "" : JSON.stringify(body);

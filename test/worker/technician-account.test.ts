@@ -247,7 +247,7 @@ describe("POST login", () => {
 
   it("answers 帐户已被禁用 to a banned account, and its sessions stop working", async () => {
     const t = await registerTechnician();
-    await setTechColumns(t.id, { status: "BANNED" });
+    await setTechColumns(t.id, { banned: 1 });
     const res = await loginTechnician(t.phone, t.password);
     expect(res.body).toStrictEqual({ status: false, message: "帐户已被禁用" });
     expect(res.token).toBeUndefined();

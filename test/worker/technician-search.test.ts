@@ -142,7 +142,7 @@ describe("GET technician search", () => {
     const me = await registerTechnician();
     const base = uniqueName();
     const [kept, banned] = await named(base, 2);
-    await setTechColumns(banned?.id ?? 0, { status: "BANNED" });
+    await setTechColumns(banned?.id ?? 0, { banned: 1 });
     const byName = await search(me.token, { query: base });
     expect(byName.body.message).toMatchObject({ totalElements: 1, count: 1 });
     expect(byName.body.message.list.map((r) => r.id)).toStrictEqual([kept?.id]);

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "../../env";
 import { adminBody } from "../../http/validate";
 import { appView, createApp, requireApp, rotateSecret, updateApp } from "../../services/apps";
+import { followAppEnabled } from "../../services/revocation";
 import { appSettingsSchema, createAppSchema } from "./schemas";
 
 /** CONTRACT §1: apps. */
@@ -19,7 +20,10 @@ export const adminApps = new Hono<AppEnv>()
   .get("/:appkey", async (c) => c.json(appView(await requireApp(c.var.db, c.req.param("appkey")))))
   .put("/:appkey", async (c) => {
     const input = await adminBody(c, appSettingsSchema);
-    return c.json(appView(await updateApp(c.var.db, c.req.param("appkey"), input)));
+    const app = await updateApp(c.var.db, c.req.param("appkey"), input);
+    // Disabling ends every open MQTT connection of the app at once (enabling lets them back).
+    if (input.enabled !== undefined) await followAppEnabled(c.env, app.name, input.enabled);
+    return c.json(appView(app));
   })
   .post("/:appkey/secret", async (c) => {
     const appkey = c.req.param("appkey");

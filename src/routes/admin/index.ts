@@ -7,6 +7,7 @@ import { adminApps } from "./apps";
 import { adminAuth } from "./auth";
 import { adminCredentials } from "./credentials";
 import { adminTechnicians } from "./technicians";
+import { adminUsers } from "./users";
 
 /** `/api/admin/*` (CONTRACT §1): bearer ADMIN_TOKEN, JSON in and out. */
 export const adminApi = new Hono<AppEnv>();
@@ -20,4 +21,5 @@ adminApi.use(
 );
 adminApi.route("/apps", adminApps);
 adminApi.route("/apps", adminCredentials);
+adminApi.route("/apps", adminUsers);
 adminApi.route("/", adminTechnicians);

@@ -1,9 +1,10 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../../env";
 import { adminFail } from "../../errors";
 import { adminBody } from "../../http/validate";
 import { certify, createOrder } from "../../services/orders";
+import { setBanned } from "../../services/revocation";
 import { orderView } from "../../services/technician-push";
 import { accountView } from "../../services/technician-view";
 
@@ -22,6 +23,17 @@ const orderSchema = z.strictObject({
   photo: z.string().max(512).nullable().optional(),
 });
 
+/**
+ * Bans or unbans a technician (docs/admin-api.md): a ban ends its sessions and closes its MQTT
+ * connections at once.
+ */
+const ban = async (c: Context<AppEnv>, banned: boolean) => {
+  const id = Number(c.req.param("id"));
+  const row = Number.isSafeInteger(id) ? await setBanned(c.var.db, c.env, id, banned) : null;
+  if (!row) throw adminFail(404, "technician_not_found", `no technician ${c.req.param("id")}`);
+  return c.json({ technician: accountView(row) });
+};
+
 /** CONTRACT §1: technician certification and orders (seed 000's pushes follow). */
 export const adminTechnicians = new Hono<AppEnv>()
   .post("/technicians/:id/certification", async (c) => {
@@ -33,6 +45,8 @@ export const adminTechnicians = new Hono<AppEnv>()
     if (!result) throw adminFail(404, "technician_not_found", `no technician ${c.req.param("id")}`);
     return c.json({ technician: accountView(result.technician), task_id: result.taskId });
   })
+  .post("/technicians/:id/ban", (c) => ban(c, true))
+  .post("/technicians/:id/unban", (c) => ban(c, false))
   .post("/orders", async (c) => {
     const input = await adminBody(c, orderSchema);
     const { order, taskId, technicians } = await createOrder(c.var.db, c.env.PUSH_QUEUE, input);

@@ -63,6 +63,7 @@ export const pspGroups = new Hono<AppEnv>()
     // D1 is the truth; the hubs follow at once, so a removed member stops receiving now.
     await Promise.all([
       remove.length ? groupHub(c.env, app.name, groupId).removeMembers(app.name, groupId, remove) : null,
+      add.length ? groupHub(c.env, app.name, groupId).addMembers(app.name, groupId, add) : null,
       ...add.map((id) =>
         userHub(c.env, { app: app.name, id }).setMembership({ app: app.name, id }, groupId, true),
       ),

@@ -10,6 +10,7 @@ import { pspGroups } from "./groups";
 import { pspPresence } from "./presence";
 import { pspPush } from "./push";
 import { pspReceipts } from "./receipts";
+import { pspUsers } from "./users";
 
 /** `/psp/*` (seed 003, CONTRACT §2): every call authenticated first, answers in seed 003's envelope. */
 export const pspApi = new Hono<AppEnv>();
@@ -37,4 +38,5 @@ pspApi.route("/groups", pspGroups);
 pspApi.route("/devices", pspDevices);
 pspApi.route("/push", pspPush);
 pspApi.route("/receipts", pspReceipts);
+pspApi.route("/users", pspUsers);
 pspApi.route("/", pspPresence);

@@ -14,9 +14,12 @@ export const pspPresence = new Hono<AppEnv>()
   })
   .post("/mqtt/token", async (c) => {
     const { sub, ttl_s, device_class } = await pspBody(c, mqttTokenSchema);
+    // The identity's current token generation: revoke-tokens makes every older token invalid.
+    const who = { app: c.var.app.name, id: sub };
+    const gen = await userHub(c.env, who).tokenGeneration(who);
     const { token, exp } = await signToken(
       c.env.JWT_SECRET,
-      { sub, app: c.var.app.name, typ: "mqtt", ...(device_class ? { cls: device_class } : {}) },
+      { sub, app: c.var.app.name, typ: "mqtt", gen, ...(device_class ? { cls: device_class } : {}) },
       ttl_s ?? DEFAULT_MQTT_TTL_S,
     );
     return c.json({

@@ -34,6 +34,11 @@ export const mqttTokenSchema = z.strictObject({
   device_class: z.enum(DEVICE_CLASSES).optional(),
 });
 
+/** `POST …/users/:user_id/kick` `{client_id?}`: one MQTT client id, or every connection. */
+export const kickSchema = z.strictObject({
+  client_id: z.string().min(1).max(256).optional(),
+});
+
 export const presenceQuery = z.object({ user_id: identifier });
 
 const taskId = z.string().min(1).max(64);

@@ -1,12 +1,21 @@
 import { Hono } from "hono";
+import { deleteCookie } from "hono/cookie";
 import type { AppEnv } from "../../env";
 import { accountFail, resultFail } from "../../errors";
 import { readParams } from "../../http/body";
 import { perIpLimit } from "../../http/ip-limit";
 import { PHONE } from "../../lib/ids";
+import { endTechnicianSessions } from "../../services/revocation";
 import { requestCode } from "../../services/sms-codes";
 import { accountView } from "../../services/technician-view";
-import { changePassword, login, register, resetPassword, setPushId } from "../../services/technicians";
+import {
+  changePassword,
+  closeSession,
+  login,
+  register,
+  resetPassword,
+  setPushId,
+} from "../../services/technicians";
 import { smsProvider } from "../../sms/provider";
 import {
   changePasswordParams,
@@ -16,7 +25,7 @@ import {
   resetParams,
   verifySmsParams,
 } from "./schemas";
-import { requireTechnician, startSession } from "./session";
+import { COOKIE, requireTechnician, startSession } from "./session";
 
 const clientIp = (headers: Headers) => headers.get("cf-connecting-ip") ?? headers.get("x-real-ip") ?? null;
 
@@ -51,13 +60,23 @@ export const account = new Hono<AppEnv>()
     return c.json({ status: true, message: accountView(technician) });
   })
   .put("/resetPassword", async (c) => {
-    await resetPassword(c.var.db, resetParams.parse(await readParams(c)));
+    const id = await resetPassword(c.var.db, resetParams.parse(await readParams(c)));
+    // Every session ended: so do their MQTT connections.
+    await endTechnicianSessions(c.env, id, {});
     return c.json({ status: true, message: null });
   })
   .put("/changePassword", requireTechnician, async (c) => {
     const input = changePasswordParams.parse(await readParams(c));
     await changePassword(c.var.db, c.var.technician, c.var.sessionId, input);
+    // The other sessions ended: so do their MQTT connections; the caller's stay.
+    await endTechnicianSessions(c.env, c.var.technician.id, { exceptSid: c.var.sessionId });
     return c.json({ status: true, message: "修改密码成功" });
+  })
+  .post("/logout", requireTechnician, async (c) => {
+    await closeSession(c.var.db, c.var.sessionId);
+    await endTechnicianSessions(c.env, c.var.technician.id, { sid: c.var.sessionId });
+    deleteCookie(c, COOKIE, { path: "/" });
+    return c.json({ status: true, message: null });
   })
   .post("/pushId", requireTechnician, async (c) => {
     const { pushId } = pushIdParams.parse(await readParams(c));

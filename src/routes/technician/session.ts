@@ -44,7 +44,7 @@ export const resolveSession = async (
 export const requireTechnician = createMiddleware<AppEnv>(async (c, next) => {
   const session = await resolveSession(c.var.db, c.env.JWT_SECRET, tokenOf(c));
   if (!session) throw accountFail("未登录", 401);
-  if (session.technician.status === "BANNED") throw accountFail("帐户已被禁用", 403);
+  if (session.technician.banned) throw accountFail("帐户已被禁用", 403);
   c.set("technician", session.technician);
   c.set("sessionId", session.sessionId);
   await next();
