@@ -153,6 +153,12 @@ export async function dispatch(batch: MessageBatch<unknown>, env: Env): Promise<
       }
       const result: BatchResult =
         body.kind === "batch" ? await runBatch(env, db, task, body) : await runMqtt(env, db, task, body);
+      if (!result.done && result.resend) {
+        // Past its deadline, not failed: the rest goes back as a fresh message (no retry used up).
+        await env.PUSH_QUEUE.send(body, { delaySeconds: result.retryAfterS });
+        message.ack();
+        continue;
+      }
       if (!result.done) {
         message.retry({ delaySeconds: backoffSeconds(message.attempts, result.retryAfterS, retryBase(env)) });
         continue;
