@@ -160,9 +160,9 @@ export class TaskHub extends DurableObject<Env> {
     });
   }
 
-  /** Tests only (TEST_HOOKS): makes an RPC method throw its next `times` calls. */
-  async injectFault(method: string, times: number): Promise<void> {
-    this.faults.arm(method, times);
+  /** Tests only (TEST_HOOKS): makes an RPC method throw its next `times` calls, after `skip` calls. */
+  async injectFault(method: string, times: number, skip = 0): Promise<void> {
+    this.faults.arm(method, times, skip);
   }
 
   // --- entry point ------------------------------------------------------------------------

@@ -13,7 +13,6 @@ import { apnsProvider } from "./providers/apns";
 import { fcmProvider } from "./providers/fcm";
 import { getuiProvider } from "./providers/getui";
 import type { PushJob, PushProvider, SendResult } from "./providers/types";
-import { errorText, mqttMessageOf, publishedDetail, publishTo } from "./publish";
 import { stablePushId } from "./push-id";
 import type { PushRequest } from "./request";
 import { providerData } from "./route";
@@ -23,11 +22,19 @@ import { emitEvents, emitForApp, nowIso, type WebhookEvent } from "./webhooks";
 
 /**
  * What a batch run ends with: done (acked), or to retry after a delay (seconds, at least);
- * `resend`: not a failure (the batch reached its deadline), queued again as a fresh message.
+ * `requeue`: not a failure (the batch reached its deadline, or waited for its app's breaker), so
+ * this message is queued again as a fresh one instead of using up a retry.
  */
 export type BatchResult =
   | { done: true; complete: boolean }
-  | { done: false; retryAfterS: number; resend?: boolean };
+  | { done: false; retryAfterS: number; requeue?: BatchMessage };
+
+/**
+ * Times a batch may be held back by its app's open breaker as a fresh message (its retries
+ * untouched) before further holds use them up: with pauses of at most 6 T, about 20 minutes
+ * of outage at the default T.
+ */
+export const MAX_DEFERRALS = 20;
 
 function providerOf(env: Env, name: BatchMessage["provider"]): PushProvider<never> {
   if (name === "apns") return apnsProvider(env) as PushProvider<never>;
@@ -71,7 +78,7 @@ export async function closeBatch(
 }
 
 /** Cancelled or expired tasks, and apps without credentials, end their batches unsent. */
-async function unsendable(
+export async function unsendable(
   env: Env,
   db: Db,
   task: TaskRow,
@@ -190,7 +197,8 @@ async function sendRound(r: Round, wave: DeviceTarget[]) {
   return { heldSince: claim.heldSince, retryAfter: retryAfter as number | null };
 }
 
-const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+/** Whole seconds for a queue delay, at least 1. */
+export const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
 /**
  * A batch of one provider's devices, sent in rounds of SEND_CONCURRENCY (each round claimed and
@@ -212,18 +220,18 @@ export async function runBatch(env: Env, db: Db, task: TaskRow, m: BatchMessage)
   const breaker = breakerFor(task.appId, m.provider);
   const started = Date.now();
   const gate = admit(breaker, limits.breaker, started);
-  if (!gate.ok) return { done: false, retryAfterS: seconds(gate.waitMs) };
+  if (!gate.ok) {
+    const deferred = m.deferred ?? 0;
+    const requeue = deferred < MAX_DEFERRALS ? { ...m, deferred: deferred + 1 } : undefined;
+    return { done: false, retryAfterS: seconds(gate.waitMs), ...(requeue ? { requeue } : {}) };
+  }
   const req = JSON.parse(task.request) as PushRequest;
   const round: Round = { env, db, task, app, m, creds, req, limits, breaker };
   let retryAfter: number | null = null;
   let heldSince: number | null = null;
   let handBack = false;
   for (let i = 0; i < m.targets.length; i += SEND_CONCURRENCY) {
-    if (breaker.openedAt >= started) {
-      // The provider keeps failing for this app: the rest waits for the breaker.
-      retryAfter = Math.max(retryAfter ?? 0, seconds(breaker.openUntil - Date.now()));
-      break;
-    }
+    if (breaker.openedAt >= started) break; // the provider keeps failing for this app
     if (Date.now() - started >= limits.deadlineMs) {
       handBack = true;
       break;
@@ -232,61 +240,20 @@ export async function runBatch(env: Env, db: Db, task: TaskRow, m: BatchMessage)
     if (r.retryAfter !== null) retryAfter = Math.max(retryAfter ?? 0, r.retryAfter);
     if (r.heldSince !== null) heldSince = Math.max(heldSince ?? 0, r.heldSince);
   }
+  // Opened during this batch: what is left comes back when the pause ends (and may probe).
+  if (breaker.openedAt >= started)
+    retryAfter = Math.max(retryAfter ?? 0, seconds(breaker.openUntil - Date.now()));
   if (retryAfter !== null) return { done: false, retryAfterS: retryAfter };
   // Targets another run claimed: look again once that claim has gone stale.
   if (heldSince !== null)
     return { done: false, retryAfterS: seconds(heldSince + limits.claimTtlMs - Date.now()) };
-  if (handBack) return { done: false, retryAfterS: 0, resend: true };
+  if (handBack) {
+    console.warn(
+      `push: a ${m.provider} batch of task ${task.id} reached its deadline; the rest is queued again`,
+    );
+    return { done: false, retryAfterS: 0, requeue: m };
+  }
   return { done: true, complete: await taskHub(env, task.id).finishBatch(batchKey(m)) };
-}
-
-/**
- * MQTT publishes whose hub call failed: published again. A hub that still fails keeps its
- * topic pending and the message is retried with backoff; after the last retry the dead-letter
- * queue records it as failed (HUB_UNAVAILABLE). Never counted as sent before a hub took it.
- */
-export async function runMqtt(env: Env, db: Db, task: TaskRow, m: MqttMessage): Promise<BatchResult> {
-  const ended = await unsendable(env, db, task, m);
-  if (ended) return ended;
-  const app = await db.query.apps.findFirst({ where: eq(apps.id, task.appId) });
-  if (!app)
-    return {
-      done: true,
-      complete: await closeBatch(env, db, task, m, "failed", "NO_APP", "the app is gone"),
-    };
-  const hub = taskHub(env, task.id);
-  const limits = limitsOf(env);
-  const claim = await hub.claim("mqtt", m.topics, Date.now() - limits.claimTtlMs);
-  const topics = claim.claimed;
-  const req = JSON.parse(task.request) as PushRequest;
-  const results = await Promise.allSettled(
-    topics.map((t) => publishTo(env, app, mqttMessageOf(req, t, task.id, app))),
-  );
-  const outcomes: Outcome[] = results.map((r, i) => {
-    const topic = topics[i] as string;
-    if (r.status === "fulfilled") {
-      const isGroup = topic.startsWith(`${app.name}/group/`);
-      return {
-        target: topic,
-        state: "sent",
-        reason: null,
-        reached: r.value.delivered,
-        detail: publishedDetail(topic, r.value, isGroup),
-      };
-    }
-    const reason = `HUB_ERROR: ${errorText(r.reason)}`;
-    return {
-      target: topic,
-      state: "pending",
-      reason,
-      detail: `the hub call failed again (${reason}); retrying`,
-    };
-  });
-  if (outcomes.length) await hub.record("mqtt", outcomes);
-  if (outcomes.some((o) => o.state === "pending")) return { done: false, retryAfterS: 0 };
-  if (claim.heldSince !== null)
-    return { done: false, retryAfterS: seconds(claim.heldSince + limits.claimTtlMs - Date.now()) };
-  return { done: true, complete: await hub.finishBatch(batchKey(m)) };
 }
 
 /** The task of a queue message, or null when it is gone. */

@@ -51,7 +51,7 @@ export function admit(
 /**
  * The answers of one round of sends. Any answer from the provider (accepted, or refused for a
  * reason of the device or request) closes the breaker; provider failures only, `threshold` of
- * them or a Timeout, open it.
+ * them, a Timeout, or any failure of the probe after a pause, open it.
  */
 export function report(b: Breaker, p: BreakerPolicy, results: SendResult[], now: number): void {
   const failures = results.filter(isProviderFailure);
@@ -63,7 +63,8 @@ export function report(b: Breaker, p: BreakerPolicy, results: SendResult[], now:
   if (failures.length === 0) return;
   b.failures += failures.length;
   const timedOut = failures.some((r) => !r.ok && r.reason === "Timeout");
-  if (!timedOut && b.failures < p.threshold) return;
+  // A probe that fails (the breaker opened before) opens it again at once.
+  if (!timedOut && b.opens === 0 && b.failures < p.threshold) return;
   b.opens += 1;
   b.failures = 0;
   b.openedAt = now;

@@ -8,8 +8,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
  *   whose path starts with `path` (and that carry the header, when given) are held without an
  *   answer ("hang"), or handled as usual and answered `ms` later ("late": the provider took the
  *   request, its answer comes after the client gave up). `count` limits how many (default all).
- * - `POST /_faults/clear {path}`: ends the rule; held requests are dropped (their sockets closed).
- * - `GET /_faults/held?path=`: how many requests the rule holds or held.
+ * - `POST /_faults/clear {path, header?}`: ends the rule; held requests are dropped (sockets closed).
+ * - `GET /_faults/held?path=` (rules without a header): `{held, matched}`.
  */
 type Rule = {
   path: string;
@@ -20,6 +20,8 @@ type Rule = {
   held: ServerResponse[];
   matched: number;
 };
+
+const keyOf = (path: string, header?: string[]) => JSON.stringify([path, header ?? null]);
 
 export const createFaults = () => {
   const rules = new Map<string, Rule>();
@@ -56,20 +58,21 @@ export const createFaults = () => {
     if (!url.pathname.startsWith("/_faults")) return false;
     const input = (req.method === "POST" ? JSON.parse(body || "{}") : {}) as Record<string, unknown>;
     if (url.pathname === "/_faults/held") {
-      const r = rules.get(url.searchParams.get("path") ?? "");
+      const r = rules.get(keyOf(url.searchParams.get("path") ?? ""));
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify({ held: r?.held.length ?? 0, matched: r?.matched ?? 0 }));
       return true;
     }
     const path = String(input.path ?? "");
+    const header = Array.isArray(input.header)
+      ? [String(input.header[0]), String(input.header[1])]
+      : undefined;
+    const key = keyOf(path, header);
     if (url.pathname === "/_faults/clear") {
-      for (const held of rules.get(path)?.held ?? []) held.destroy();
-      rules.delete(path);
+      for (const held of rules.get(key)?.held ?? []) held.destroy();
+      rules.delete(key);
     } else {
-      const header = Array.isArray(input.header)
-        ? [String(input.header[0]), String(input.header[1])]
-        : undefined;
-      rules.set(path, {
+      rules.set(key, {
         path,
         header: header as [string, string] | undefined,
         mode: input.mode === "late" ? "late" : "hang",
