@@ -135,15 +135,15 @@ type Round = {
  * record every answer, then unregister dead devices and queue webhook events. Answers since when
  * another run holds targets of the round, and the retry delay the provider asked for (null: no retry).
  */
-async function sendRound(r: Round, wave: DeviceTarget[]) {
+async function sendRound(r: Round, part: DeviceTarget[]) {
   const { env, task, m, limits } = r;
   const claim = await taskHub(env, task.id).claim(
     m.provider,
-    wave.map((t) => t.token),
+    part.map((t) => t.token),
     Date.now() - limits.claimTtlMs,
   );
   const claimed = new Set(claim.claimed);
-  const targets = wave.filter((t) => claimed.has(t.token)); // others: answered, received first, or ended
+  const targets = part.filter((t) => claimed.has(t.token)); // others: answered, received first, or ended
   const provider = providerOf(env, m.provider);
   const jobs = await Promise.all(
     targets.map(
