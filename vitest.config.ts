@@ -41,6 +41,8 @@ export default defineConfig(async () => {
                   SMS_WEBHOOK_URL: `${inject("standInUrl")}/sms`,
                   STAND_IN_URL: inject("standInUrl"),
                   PUSH_RETRY_BASE_S: "0",
+                  // Short, so that a hung stand-in (test/stand-ins/faults.ts) times out within a test.
+                  PROVIDER_TIMEOUT_MS: "2000",
                   // Lets tests arm hub RPC methods to fail (src/hubs/faults.ts); never set elsewhere.
                   TEST_HOOKS: "1",
                   APNS_ENDPOINT: `${inject("standInUrl")}/apns`,

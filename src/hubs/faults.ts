@@ -14,16 +14,20 @@ export class Faults {
   ) {
     this.enabled = (env as { TEST_HOOKS?: string }).TEST_HOOKS === "1";
     if (this.enabled)
-      sql.exec("CREATE TABLE IF NOT EXISTS faults (method TEXT PRIMARY KEY, times INTEGER NOT NULL)");
+      sql.exec(
+        "CREATE TABLE IF NOT EXISTS faults (method TEXT PRIMARY KEY, times INTEGER NOT NULL, skip INTEGER NOT NULL DEFAULT 0)",
+      );
   }
 
-  /** Makes `method` throw its next `times` calls (0 disarms it). */
-  arm(method: string, times: number): void {
+  /** Makes `method` throw its next `times` calls, after letting `skip` calls pass (0 disarms it). */
+  arm(method: string, times: number, skip = 0): void {
     if (!this.enabled) throw new Error("fault injection is off (TEST_HOOKS is not set)");
     this.sql.exec(
-      "INSERT INTO faults (method, times) VALUES (?, ?) ON CONFLICT (method) DO UPDATE SET times = excluded.times",
+      `INSERT INTO faults (method, times, skip) VALUES (?, ?, ?)
+       ON CONFLICT (method) DO UPDATE SET times = excluded.times, skip = excluded.skip`,
       method,
       times,
+      skip,
     );
   }
 
@@ -39,6 +43,13 @@ export class Faults {
   /** Throws when `method` is armed, counting the call down. */
   check(method: string): void {
     if (!this.enabled || this.left(method) <= 0) return;
+    const skip = this.sql
+      .exec<{ skip: number }>("SELECT skip FROM faults WHERE method = ?", method)
+      .one().skip;
+    if (skip > 0) {
+      this.sql.exec("UPDATE faults SET skip = skip - 1 WHERE method = ?", method);
+      return;
+    }
     this.sql.exec("UPDATE faults SET times = times - 1 WHERE method = ?", method);
     throw new Error(`injected fault in ${method}`);
   }

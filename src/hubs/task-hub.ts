@@ -11,7 +11,7 @@ import {
 import { logHubError } from "./common";
 import { Faults } from "./faults";
 import { type Counts, TaskReads } from "./task-reads";
-import { type NewTarget, type Outcome, type TargetRow, TaskStore } from "./task-store";
+import { type Claim, type NewTarget, type Outcome, type TargetRow, TaskStore } from "./task-store";
 
 /** One TaskHub per task id: the task's per-target delivery records (docs/design/delivery-truth.md). */
 export const taskHub = (env: Env, taskId: string) => env.TASK_HUB.get(env.TASK_HUB.idFromName(taskId));
@@ -107,7 +107,7 @@ export class TaskHub extends DurableObject<Env> {
     return this.rpc("finishBatch", () => this.store.finishBatch(key));
   }
 
-  async claim(channel: string, targets: string[], staleBefore: number): Promise<string[]> {
+  async claim(channel: string, targets: string[], staleBefore: number): Promise<Claim> {
     return this.rpc("claim", () => this.store.claim(channel, targets, Date.now(), staleBefore));
   }
 
@@ -160,9 +160,9 @@ export class TaskHub extends DurableObject<Env> {
     });
   }
 
-  /** Tests only (TEST_HOOKS): makes an RPC method throw its next `times` calls. */
-  async injectFault(method: string, times: number): Promise<void> {
-    this.faults.arm(method, times);
+  /** Tests only (TEST_HOOKS): makes an RPC method throw its next `times` calls, after `skip` calls. */
+  async injectFault(method: string, times: number, skip = 0): Promise<void> {
+    this.faults.arm(method, times, skip);
   }
 
   // --- entry point ------------------------------------------------------------------------

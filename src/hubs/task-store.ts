@@ -62,6 +62,9 @@ export type TargetRow = {
 
 const OPEN = "('pending', 'sending')";
 
+/** What a claim took, and since when another run holds the rest (null: nobody does). */
+export type Claim = { claimed: string[]; heldSince: number | null };
+
 export class TaskStore {
   constructor(private readonly sql: SqlStorage) {
     sql.exec(SCHEMA);
@@ -129,9 +132,14 @@ export class TaskStore {
     );
   }
 
-  /** Claims the batch's pending targets (and stale claims older than `staleBefore`); answers them. */
-  claim(channel: string, targets: string[], now: number, staleBefore: number): string[] {
+  /**
+   * Claims the pending targets among `targets` (and claims older than `staleBefore`, whose batch
+   * died mid-send). `heldSince`: the newest claim left to another run (a duplicate delivery of
+   * the message, or a run that died recently), or null when none is.
+   */
+  claim(channel: string, targets: string[], now: number, staleBefore: number): Claim {
     const claimed: string[] = [];
+    let heldSince: number | null = null;
     for (const t of targets) {
       const row = this.sql
         .exec<{ id: number }>(
@@ -143,9 +151,20 @@ export class TaskStore {
           staleBefore,
         )
         .toArray()[0];
-      if (row) claimed.push(t);
+      if (row) {
+        claimed.push(t);
+        continue;
+      }
+      const held = this.sql
+        .exec<{ at: number }>(
+          "SELECT updated_at AS at FROM targets WHERE channel = ? AND target = ? AND state = 'sending'",
+          channel,
+          t,
+        )
+        .toArray()[0];
+      if (held) heldSince = Math.max(heldSince ?? 0, held.at);
     }
-    return claimed;
+    return { claimed, heldSince };
   }
 
   /** The answers for claimed targets. A target a receipt reached meanwhile keeps its state. */
@@ -167,24 +186,31 @@ export class TaskStore {
     }
   }
 
-  /** Ends the open targets among `targets` (cancelled, expired, failed); answers the ones it ended. */
+  /**
+   * Ends the open targets among `targets` (cancelled, expired, failed); answers the ones it ended.
+   * A failure's event names the target's last answer (e.g. `Timeout`) when it had one.
+   */
   close(channel: string, targets: string[], state: StoredState, reason: string, detail: string, now: number) {
     const closed: { target: string; msgId: string }[] = [];
     for (const t of targets) {
       const row = this.sql
-        .exec<{ id: number; msg_id: string }>(
-          `UPDATE targets SET state = ?, reason = ?, updated_at = ? WHERE channel = ? AND target = ?
-           AND state IN ${OPEN} RETURNING id, msg_id`,
-          state,
-          reason,
-          now,
+        .exec<{ id: number; msg_id: string; last: string | null }>(
+          `SELECT id, msg_id, reason AS last FROM targets WHERE channel = ? AND target = ? AND state IN ${OPEN}`,
           channel,
           t,
         )
         .toArray()[0];
       if (!row) continue;
+      this.sql.exec(
+        "UPDATE targets SET state = ?, reason = ?, updated_at = ? WHERE id = ?",
+        state,
+        reason,
+        now,
+        row.id,
+      );
       closed.push({ target: t, msgId: row.msg_id });
-      this.event(row.id, now, state, channel, detail);
+      const last = state === "failed" && row.last ? `; the last answer was ${row.last}` : "";
+      this.event(row.id, now, state, channel, `${detail}${last}`);
     }
     return closed;
   }

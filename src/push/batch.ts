@@ -1,27 +1,40 @@
 import { and, eq, inArray } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { apps, devices, tasks } from "../db/schema";
+import { type AppRow, apps, devices, tasks } from "../db/schema";
 import { taskHub } from "../hubs/task-hub";
 import type { Outcome } from "../hubs/task-store";
 import { getCredentials } from "../services/credentials";
 import type { TaskRow } from "../services/push-tasks";
+import type { DeviceTarget } from "./audience";
+import { admit, type Breaker, breakerFor, report } from "./breaker";
+import { type DeliveryLimits, limitsOf, SEND_CONCURRENCY } from "./limits";
 import { deviceRecipient, msgIdFor } from "./msg-id";
 import { apnsProvider } from "./providers/apns";
 import { fcmProvider } from "./providers/fcm";
 import { getuiProvider } from "./providers/getui";
 import type { PushJob, PushProvider, SendResult } from "./providers/types";
-import { errorText, mqttMessageOf, publishedDetail, publishTo } from "./publish";
+import { stablePushId } from "./push-id";
 import type { PushRequest } from "./request";
 import { providerData } from "./route";
 import { type BatchMessage, batchKey, keysOf, type MqttMessage } from "./tasks";
 import { providerName } from "./truth";
 import { emitEvents, emitForApp, nowIso, type WebhookEvent } from "./webhooks";
 
-/** How long a claimed target stays claimed before another attempt may take it. */
-const CLAIM_TTL_MS = 5 * 60_000;
+/**
+ * What a batch run ends with: done (acked), or to retry after a delay (seconds, at least);
+ * `requeue`: not a failure (the batch reached its deadline, or waited for its app's breaker), so
+ * this message is queued again as a fresh one instead of using up a retry.
+ */
+export type BatchResult =
+  | { done: true; complete: boolean }
+  | { done: false; retryAfterS: number; requeue?: BatchMessage };
 
-/** What a batch run ends with: done (acked), or to retry after a delay (seconds, at least). */
-export type BatchResult = { done: true; complete: boolean } | { done: false; retryAfterS: number };
+/**
+ * Times a batch may be held back by its app's open breaker as a fresh message (its retries
+ * untouched) before further holds use them up: with pauses of at most 6 T, about 20 minutes
+ * of outage at the default T.
+ */
+export const MAX_DEFERRALS = 20;
 
 function providerOf(env: Env, name: BatchMessage["provider"]): PushProvider<never> {
   if (name === "apns") return apnsProvider(env) as PushProvider<never>;
@@ -65,7 +78,7 @@ export async function closeBatch(
 }
 
 /** Cancelled or expired tasks, and apps without credentials, end their batches unsent. */
-async function unsendable(
+export async function unsendable(
   env: Env,
   db: Db,
   task: TaskRow,
@@ -82,118 +95,165 @@ async function unsendable(
   return null;
 }
 
-function answerDetail(provider: string, job: PushJob, r: SendResult): string {
+function answerDetail(provider: string, job: PushJob, r: SendResult, limits: DeliveryLimits): string {
   const p = providerName(provider);
   const id = provider === "apns" ? `apns-id ${job.pushId}` : `request ${job.pushId}`;
+  if (r.ok && r.duplicate)
+    return `${p} already had ${id} from an attempt whose answer was lost; not sent again`;
   if (r.ok) return `${p} accepted it (${id})`;
+  if (r.reason === "Timeout") return `${p} did not answer within ${limits.timeoutMs} ms (${id}); retrying`;
   if (r.retry) return `${p} answered ${r.reason} (${id}); retrying`;
   return `${p} answered ${r.reason} (${id})${r.removeDevice ? "; the device is unregistered" : ""}`;
 }
 
+/** The answers of a round, recorded before anything else happens (tried again twice at once). */
+async function recordAnswers(env: Env, taskId: string, channel: string, outcomes: Outcome[]): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await taskHub(env, taskId).record(channel, outcomes);
+      return;
+    } catch (err) {
+      if (attempt >= 2) throw err;
+    }
+  }
+}
+
+type Round = {
+  env: Env;
+  db: Db;
+  task: TaskRow;
+  app: AppRow;
+  m: BatchMessage;
+  creds: never;
+  req: PushRequest;
+  limits: DeliveryLimits;
+  breaker: Breaker;
+};
+
 /**
- * A batch of one provider's devices: claim its pending targets (a duplicate delivery of the
- * message, or a target a receipt reached first, finds nothing to claim), send each once, record
- * every answer in the TaskHub, unregister dead devices in D1.
+ * One round of at most SEND_CONCURRENCY sends, in parallel: claim them, send, feed the breaker,
+ * record every answer, then unregister dead devices and queue webhook events. Answers since when
+ * another run holds targets of the round, and the retry delay the provider asked for (null: no retry).
+ */
+async function sendRound(r: Round, part: DeviceTarget[]) {
+  const { env, task, m, limits } = r;
+  const claim = await taskHub(env, task.id).claim(
+    m.provider,
+    part.map((t) => t.token),
+    Date.now() - limits.claimTtlMs,
+  );
+  const claimed = new Set(claim.claimed);
+  const targets = part.filter((t) => claimed.has(t.token)); // others: answered, received first, or ended
+  const provider = providerOf(env, m.provider);
+  const jobs = await Promise.all(
+    targets.map(
+      async (t): Promise<PushJob> => ({
+        deviceToken: t.token,
+        platform: t.platform,
+        silent: r.req.displayType === "message",
+        title: r.req.title,
+        body: r.req.text,
+        payload: providerData(r.req),
+        expiresAt: r.req.expireAt,
+        pushId: await stablePushId(task.id, m.provider, t.token),
+        msgId: msgIdFor(task.id, deviceRecipient(t)),
+      }),
+    ),
+  );
+  const results = await Promise.all(jobs.map((job) => provider.send(job, r.creds)));
+  report(r.breaker, limits.breaker, results, Date.now());
+  const outcomes: Outcome[] = [];
+  const dead: string[] = [];
+  const events: WebhookEvent[] = [];
+  let retryAfter: number | null = null;
+  results.forEach((res, i) => {
+    const job = jobs[i] as PushJob;
+    const target = job.deviceToken;
+    const detail = answerDetail(m.provider, job, res, limits);
+    if (res.ok) outcomes.push({ target, state: "sent", reason: null, detail });
+    else if (res.retry) {
+      outcomes.push({ target, state: "pending", reason: res.reason, detail });
+      retryAfter = Math.max(retryAfter ?? 0, res.retryAfterS ?? 0);
+    } else {
+      outcomes.push({ target, state: "failed", reason: res.reason, detail, removed: res.removeDevice });
+      const e = {
+        at: nowIso(),
+        task_id: task.id,
+        msg_id: job.msgId,
+        device_token: target,
+        reason: res.reason,
+      };
+      events.push({ type: "target.failed", ...e });
+      if (res.removeDevice) {
+        dead.push(target);
+        events.push({ type: "device.dead", ...e });
+      }
+    }
+  });
+  if (outcomes.length) await recordAnswers(env, task.id, m.provider, outcomes);
+  if (dead.length)
+    await r.db.delete(devices).where(and(eq(devices.appId, task.appId), inArray(devices.deviceToken, dead)));
+  await emitEvents(env, r.app, events);
+  return { heldSince: claim.heldSince, retryAfter: retryAfter as number | null };
+}
+
+/** Whole seconds for a queue delay, at least 1. */
+export const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
+/**
+ * A batch of one provider's devices, sent in rounds of SEND_CONCURRENCY (each round claimed and
+ * recorded on its own, so a run that dies mid-batch leaves at most one round in doubt). A
+ * duplicate delivery of the message, or a target a receipt reached first, finds nothing to
+ * claim. The app's breaker for the provider may hold the batch back, or stop it mid-way; past
+ * its deadline the batch hands the rest back to the queue.
  */
 export async function runBatch(env: Env, db: Db, task: TaskRow, m: BatchMessage): Promise<BatchResult> {
   const ended = await unsendable(env, db, task, m);
   if (ended) return ended;
   const app = await db.query.apps.findFirst({ where: eq(apps.id, task.appId) });
   const creds = app ? await getCredentials<never>(db, env.CREDENTIALS_KEY, app.id, m.provider) : null;
-  if (!creds) {
+  if (!app || !creds) {
     const detail = `the app has no ${providerName(m.provider)} credentials`;
     return { done: true, complete: await closeBatch(env, db, task, m, "failed", "NO_CREDENTIALS", detail) };
   }
-  const hub = taskHub(env, task.id);
-  const now = Date.now();
-  const claimed = new Set(await hub.claim(m.provider, keysOf(m).targets, now - CLAIM_TTL_MS));
-  const req = JSON.parse(task.request) as PushRequest;
-  const provider = providerOf(env, m.provider);
-  const outcomes: Outcome[] = [];
-  const dead: string[] = [];
-  const events: WebhookEvent[] = [];
-  let retryAfter: number | null = null;
-  for (const t of m.targets) {
-    if (!claimed.has(t.token)) continue; // already answered, received first, or ended
-    const job: PushJob = {
-      deviceToken: t.token,
-      platform: t.platform,
-      silent: req.displayType === "message",
-      title: req.title,
-      body: req.text,
-      payload: providerData(req),
-      expiresAt: req.expireAt,
-      pushId: crypto.randomUUID(),
-      msgId: msgIdFor(task.id, deviceRecipient(t)),
-    };
-    const r = await provider.send(job, creds);
-    const detail = answerDetail(m.provider, job, r);
-    if (r.ok) outcomes.push({ target: t.token, state: "sent", reason: null, detail });
-    else if (r.retry) {
-      outcomes.push({ target: t.token, state: "pending", reason: r.reason, detail });
-      retryAfter = Math.max(retryAfter ?? 0, r.retryAfterS ?? 0);
-    } else {
-      outcomes.push({ target: t.token, state: "failed", reason: r.reason, detail, removed: r.removeDevice });
-      const at = nowIso();
-      const e = { at, task_id: task.id, msg_id: job.msgId, device_token: t.token, reason: r.reason };
-      events.push({ type: "target.failed", ...e });
-      if (r.removeDevice) {
-        dead.push(t.token);
-        events.push({ type: "device.dead", ...e });
-      }
-    }
+  const limits = limitsOf(env);
+  const breaker = breakerFor(task.appId, m.provider);
+  const started = Date.now();
+  const gate = admit(breaker, limits.breaker, started);
+  if (!gate.ok) {
+    const deferred = m.deferred ?? 0;
+    const requeue = deferred < MAX_DEFERRALS ? { ...m, deferred: deferred + 1 } : undefined;
+    return { done: false, retryAfterS: seconds(gate.waitMs), ...(requeue ? { requeue } : {}) };
   }
-  if (outcomes.length) await hub.record(m.provider, outcomes);
-  if (dead.length)
-    await db.delete(devices).where(and(eq(devices.appId, task.appId), inArray(devices.deviceToken, dead)));
-  if (app) await emitEvents(env, app, events);
-  if (retryAfter !== null) return { done: false, retryAfterS: retryAfter };
-  return { done: true, complete: await hub.finishBatch(batchKey(m)) };
-}
-
-/**
- * MQTT publishes whose hub call failed: published again. A hub that still fails keeps its
- * topic pending and the message is retried with backoff; after the last retry the dead-letter
- * queue records it as failed (HUB_UNAVAILABLE). Never counted as sent before a hub took it.
- */
-export async function runMqtt(env: Env, db: Db, task: TaskRow, m: MqttMessage): Promise<BatchResult> {
-  const ended = await unsendable(env, db, task, m);
-  if (ended) return ended;
-  const app = await db.query.apps.findFirst({ where: eq(apps.id, task.appId) });
-  if (!app)
-    return {
-      done: true,
-      complete: await closeBatch(env, db, task, m, "failed", "NO_APP", "the app is gone"),
-    };
-  const hub = taskHub(env, task.id);
-  const topics = await hub.claim("mqtt", m.topics, Date.now() - CLAIM_TTL_MS);
   const req = JSON.parse(task.request) as PushRequest;
-  const results = await Promise.allSettled(
-    topics.map((t) => publishTo(env, app, mqttMessageOf(req, t, task.id, app))),
-  );
-  const outcomes: Outcome[] = results.map((r, i) => {
-    const topic = topics[i] as string;
-    if (r.status === "fulfilled") {
-      const isGroup = topic.startsWith(`${app.name}/group/`);
-      return {
-        target: topic,
-        state: "sent",
-        reason: null,
-        reached: r.value.delivered,
-        detail: publishedDetail(topic, r.value, isGroup),
-      };
+  const round: Round = { env, db, task, app, m, creds, req, limits, breaker };
+  let retryAfter: number | null = null;
+  let heldSince: number | null = null;
+  let handBack = false;
+  for (let i = 0; i < m.targets.length; i += SEND_CONCURRENCY) {
+    if (breaker.openedAt >= started) break; // the provider keeps failing for this app
+    if (Date.now() - started >= limits.deadlineMs) {
+      handBack = true;
+      break;
     }
-    const reason = `HUB_ERROR: ${errorText(r.reason)}`;
-    return {
-      target: topic,
-      state: "pending",
-      reason,
-      detail: `the hub call failed again (${reason}); retrying`,
-    };
-  });
-  if (outcomes.length) await hub.record("mqtt", outcomes);
-  if (outcomes.some((o) => o.state === "pending")) return { done: false, retryAfterS: 0 };
-  return { done: true, complete: await hub.finishBatch(batchKey(m)) };
+    const r = await sendRound(round, m.targets.slice(i, i + SEND_CONCURRENCY));
+    if (r.retryAfter !== null) retryAfter = Math.max(retryAfter ?? 0, r.retryAfter);
+    if (r.heldSince !== null) heldSince = Math.max(heldSince ?? 0, r.heldSince);
+  }
+  // Opened during this batch: what is left comes back when the pause ends (and may probe).
+  if (breaker.openedAt >= started)
+    retryAfter = Math.max(retryAfter ?? 0, seconds(breaker.openUntil - Date.now()));
+  if (retryAfter !== null) return { done: false, retryAfterS: retryAfter };
+  // Targets another run claimed: look again once that claim has gone stale.
+  if (heldSince !== null)
+    return { done: false, retryAfterS: seconds(heldSince + limits.claimTtlMs - Date.now()) };
+  if (handBack) {
+    console.warn(
+      `push: a ${m.provider} batch of task ${task.id} reached its deadline; the rest is queued again`,
+    );
+    return { done: false, retryAfterS: 0, requeue: m };
+  }
+  return { done: true, complete: await taskHub(env, task.id).finishBatch(batchKey(m)) };
 }
 
 /** The task of a queue message, or null when it is gone. */

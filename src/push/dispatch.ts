@@ -4,8 +4,9 @@ import { tasks } from "../db/schema";
 import { taskHub } from "../hubs/task-hub";
 import { armWatchdog } from "../hubs/task-watchdog";
 import { MAX_QUEUE_DELAY_S } from "../services/push-tasks";
-import { type BatchResult, closeBatch, runBatch, runMqtt, taskOf } from "./batch";
+import { type BatchResult, closeBatch, runBatch, taskOf } from "./batch";
 import { expandPage } from "./expand";
+import { runMqtt } from "./mqtt-retry";
 import type { QueueMessage, ReceiptMessage, TaskPageMessage } from "./tasks";
 import { emitForApp, nowIso } from "./webhooks";
 
@@ -153,6 +154,13 @@ export async function dispatch(batch: MessageBatch<unknown>, env: Env): Promise<
       }
       const result: BatchResult =
         body.kind === "batch" ? await runBatch(env, db, task, body) : await runMqtt(env, db, task, body);
+      if (!result.done && result.requeue) {
+        // Past its deadline, or held back by its app's breaker; not failed: queued again as a
+        // fresh message (no retry used up).
+        await env.PUSH_QUEUE.send(result.requeue, { delaySeconds: result.retryAfterS });
+        message.ack();
+        continue;
+      }
       if (!result.done) {
         message.retry({ delaySeconds: backoffSeconds(message.attempts, result.retryAfterS, retryBase(env)) });
         continue;

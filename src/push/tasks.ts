@@ -11,6 +11,8 @@ export type BatchMessage = {
   taskId: string;
   provider: DeviceTarget["provider"];
   targets: DeviceTarget[];
+  /** Times the app's breaker for the provider held this batch back (src/push/breaker.ts). */
+  deferred?: number;
 };
 export type MqttMessage = { kind: "mqtt"; taskId: string; topics: string[] };
 /** Receipts a UserHub could not hand to their TaskHub at once (PUBACKs, MQTT receipts). */

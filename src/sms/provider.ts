@@ -4,13 +4,17 @@ export interface SmsProvider {
   send(phone: string, code: string): Promise<void>;
 }
 
+/** An SMS sink that has not answered by then has failed (the caller answers SMS_SEND_FAILED). */
+export const SMS_TIMEOUT_MS = 10_000;
+
 /** Local / test provider: POSTs `{phone, code}` as JSON to a webhook. */
-export const webhookProvider = (url: string): SmsProvider => ({
+export const webhookProvider = (url: string, timeoutMs = SMS_TIMEOUT_MS): SmsProvider => ({
   async send(phone, code) {
     const res = await fetch(url, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ phone, code }),
+      signal: AbortSignal.timeout(timeoutMs),
     });
     await res.body?.cancel();
     if (!res.ok) throw new Error(`SMS webhook answered ${res.status}`);

@@ -57,7 +57,7 @@ const iosDevice = async (app: TestApp, userId?: string) => {
 };
 
 const settled = async (app: TestApp, taskId: string) => {
-  for (let i = 0; i < 250; i++) {
+  for (let i = 0; i < 500; i++) {
     const { data } = await psp(app, "GET", `/psp/push/status?task_id=${taskId}`);
     if (["done", "failed", "cancelled", "expired"].includes(String(data.status))) return data;
     await new Promise((r) => setTimeout(r, 100));
@@ -166,7 +166,14 @@ describe("delivery to APNs", () => {
       failures: [{ device_token: token, reason: "RETRIES_EXHAUSTED" }],
     });
     expect(await received(token)).toEqual([]);
-  }, 30_000);
+    // The trace keeps the provider's last answer.
+    const trace = await psp(app, "GET", `/psp/push/trace?task_id=${data.task_id}&device_token=${token}`);
+    const events = trace.data.events as { detail: string }[];
+    expect(events.at(-1)?.detail).toBe(
+      "gave up after the last retry; the last answer was ServiceUnavailable",
+    );
+    // Six attempts, paused by the app's APNs breaker (2, 4, 8 s here), then the dead-letter queue.
+  }, 60_000);
 
   it("sends production_mode=false pushes to test devices only", async () => {
     const { app } = await apnsApp();

@@ -5,16 +5,20 @@
 import { importPKCS8, SignJWT } from "jose";
 import {
   baseUrl,
+  boundedFetch,
   dead,
   EXPIRED,
   fail,
+  fetchFailure,
   isRecord,
+  isResponse,
   later,
   msLeft,
-  NETWORK_ERROR,
   OK,
   readJson,
   retryAfter,
+  type TimeoutEnv,
+  timeoutMs,
 } from "./http";
 import type { ApnsCredentials, PushJob, PushProvider, SendResult } from "./types";
 
@@ -27,7 +31,7 @@ const SANDBOX = "https://api.sandbox.push.apple.com";
  */
 export const APNS_JWT_MAX_AGE_MS = 50 * 60_000;
 
-export interface ApnsEnv {
+export interface ApnsEnv extends TimeoutEnv {
   /** When set, the host for sandbox and production apps alike (CONTRACT §5). */
   APNS_ENDPOINT?: string;
 }
@@ -115,8 +119,18 @@ export const mapApnsError = (status: number, reason: string, retryAfterS?: numbe
   return fail(reason);
 };
 
-const post = (url: string, headers: Record<string, string>, body: string): Promise<Response | undefined> =>
-  fetch(url, { method: "POST", headers, body }).catch(() => undefined);
+/** APNs wants a collapse id of at most 64 bytes. */
+const MAX_COLLAPSE_ID = 64;
+
+/**
+ * `apns-collapse-id`: the job's own, else its msg_id, so that a push sent again after a lost
+ * answer shows as one notification on the device.
+ */
+const collapseIdOf = (job: PushJob): string | undefined => {
+  if (job.collapseId !== undefined) return job.collapseId;
+  const id = job.msgId;
+  return id !== undefined && new TextEncoder().encode(id).length <= MAX_COLLAPSE_ID ? id : undefined;
+};
 
 const send = async (env: ApnsEnv, job: PushJob, creds: ApnsCredentials): Promise<SendResult> => {
   const left = msLeft(job.expiresAt);
@@ -132,7 +146,10 @@ const send = async (env: ApnsEnv, job: PushJob, creds: ApnsCredentials): Promise
     "apns-expiration": job.expiresAt === undefined ? "0" : String(Math.floor(job.expiresAt / 1000)),
     "apns-id": job.pushId,
   };
-  if (job.collapseId !== undefined) headers["apns-collapse-id"] = job.collapseId;
+  const collapseId = collapseIdOf(job);
+  if (collapseId !== undefined) headers["apns-collapse-id"] = collapseId;
+  // One bound for the whole send, the retry with a fresh provider token included.
+  const signal = AbortSignal.timeout(timeoutMs(env));
 
   let token = providerToken(creds);
   for (let attempt = 0; ; attempt++) {
@@ -142,8 +159,9 @@ const send = async (env: ApnsEnv, job: PushJob, creds: ApnsCredentials): Promise
     } catch {
       return fail("InvalidPrivateKey");
     }
-    const res = await post(url, { ...headers, authorization: `bearer ${jwt}` }, body);
-    if (!res) return NETWORK_ERROR;
+    const init = { method: "POST", headers: { ...headers, authorization: `bearer ${jwt}` }, body };
+    const res = await boundedFetch(url, init, signal);
+    if (!isResponse(res)) return res;
     if (res.status === 200) {
       await res.body?.cancel();
       return OK;
@@ -164,5 +182,6 @@ const send = async (env: ApnsEnv, job: PushJob, creds: ApnsCredentials): Promise
 
 /** The APNs provider; the host comes from `env.APNS_ENDPOINT` or the app's environment. */
 export const apnsProvider = (env: ApnsEnv): PushProvider<ApnsCredentials> => ({
-  send: (job, creds) => send(env, job, creds),
+  // A body that stalls past the timeout rejects its read: a Timeout too.
+  send: (job, creds) => send(env, job, creds).catch(fetchFailure),
 });

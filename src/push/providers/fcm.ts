@@ -8,16 +8,21 @@ import { importPKCS8, SignJWT } from "jose";
 import {
   AuthFailure,
   baseUrl,
+  boundedFetch,
   dead,
   EXPIRED,
   fail,
+  fetchFailure,
   isRecord,
+  isResponse,
   later,
   msLeft,
   NETWORK_ERROR,
   OK,
   readJson,
   retryAfter,
+  type TimeoutEnv,
+  timeoutMs,
 } from "./http";
 import type { FcmCredentials, PushJob, PushProvider, SendResult } from "./types";
 
@@ -29,7 +34,7 @@ export const FCM_TOKEN_MARGIN_MS = 5 * 60_000;
 /** FCM keeps a message at most 28 days. */
 const MAX_TTL_S = 28 * 24 * 3600;
 
-export interface FcmEnv {
+export interface FcmEnv extends TimeoutEnv {
   FCM_ENDPOINT?: string;
   /** The OAuth token URL; also the assertion's `aud`. */
   FCM_TOKEN_ENDPOINT?: string;
@@ -46,7 +51,12 @@ interface AccessToken {
 
 const tokens = new Map<string, AccessToken>();
 
-const fetchAccessToken = async (url: string, sa: ServiceAccount, entry: AccessToken): Promise<string> => {
+const fetchAccessToken = async (
+  url: string,
+  sa: ServiceAccount,
+  entry: AccessToken,
+  ms: number,
+): Promise<string> => {
   let assertion: string;
   try {
     const key = await importPKCS8(sa.private_key, "RS256");
@@ -61,13 +71,16 @@ const fetchAccessToken = async (url: string, sa: ServiceAccount, entry: AccessTo
   } catch {
     throw new AuthFailure(fail("InvalidPrivateKey"));
   }
-  const res = await fetch(url, {
+  const init = {
     method: "POST",
     headers: { "content-type": "application/x-www-form-urlencoded" },
     body: new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion }),
-  }).catch(() => undefined);
-  if (!res) throw new AuthFailure(NETWORK_ERROR);
-  const answer = await readJson(res);
+  };
+  const res = await boundedFetch(url, init, AbortSignal.timeout(ms));
+  if (!isResponse(res)) throw new AuthFailure(res);
+  const answer = await readJson(res).catch((err: unknown) => {
+    throw new AuthFailure(fetchFailure(err));
+  });
   if (res.ok && isRecord(answer) && typeof answer.access_token === "string") {
     const ttl = Number(answer.expires_in);
     entry.expiresAt = Date.now() + (Number.isFinite(ttl) ? ttl : 3600) * 1000;
@@ -80,7 +93,7 @@ const fetchAccessToken = async (url: string, sa: ServiceAccount, entry: AccessTo
 };
 
 /** The cached access token until shortly before it expires; a new one otherwise or when `stale` is cached. */
-const accessToken = (url: string, sa: ServiceAccount, stale?: AccessToken): AccessToken => {
+const accessToken = (url: string, sa: ServiceAccount, ms: number, stale?: AccessToken): AccessToken => {
   const id = `${url} ${sa.client_email}`;
   const cached = tokens.get(id);
   if (cached && cached !== stale && cached.privateKey === sa.private_key) {
@@ -91,7 +104,7 @@ const accessToken = (url: string, sa: ServiceAccount, stale?: AccessToken): Acce
     expiresAt: Number.POSITIVE_INFINITY,
     privateKey: sa.private_key,
   };
-  entry.token = fetchAccessToken(url, sa, entry);
+  entry.token = fetchAccessToken(url, sa, entry, ms);
   entry.token.catch(() => {
     if (tokens.get(id) === entry) tokens.delete(id);
   });
@@ -112,7 +125,10 @@ export const fcmBody = (job: PushJob, ttlS?: number) => {
     },
   };
   if (!job.silent) message.notification = { title: job.title, body: job.body };
-  message.android = android;
+  // FCM has no idempotency key: a message sent again after a lost answer is a second message.
+  // The tag makes it replace the first in the notification drawer (data carries msg_id to dedupe).
+  const tagged = !job.silent && job.msgId !== undefined;
+  message.android = tagged ? { ...android, notification: { tag: job.msgId } } : android;
   return { message };
 };
 
@@ -158,8 +174,11 @@ const send = async (env: FcmEnv, job: PushJob, creds: FcmCredentials): Promise<S
   const url = `${base}/v1/projects/${encodeURIComponent(sa.project_id)}/messages:send`;
   const ttlS = left === undefined ? undefined : Math.min(Math.ceil(left / 1000), MAX_TTL_S);
   const body = JSON.stringify(fcmBody(job, ttlS));
+  const ms = timeoutMs(env);
+  // One bound for the send requests of this job (token requests have their own).
+  const signal = AbortSignal.timeout(ms);
 
-  let entry = accessToken(tokenUrl, sa);
+  let entry = accessToken(tokenUrl, sa, ms);
   for (let attempt = 0; ; attempt++) {
     let token: string;
     try {
@@ -167,19 +186,16 @@ const send = async (env: FcmEnv, job: PushJob, creds: FcmCredentials): Promise<S
     } catch (err) {
       return err instanceof AuthFailure ? err.result : NETWORK_ERROR;
     }
-    const res = await fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json; charset=utf-8", authorization: `Bearer ${token}` },
-      body,
-    }).catch(() => undefined);
-    if (!res) return NETWORK_ERROR;
+    const headers = { "content-type": "application/json; charset=utf-8", authorization: `Bearer ${token}` };
+    const res = await boundedFetch(url, { method: "POST", headers, body }, signal);
+    if (!isResponse(res)) return res;
     if (res.ok) {
       await res.body?.cancel();
       return OK;
     }
     const error = await readError(res);
     if (res.status === 401 && error.reason !== "THIRD_PARTY_AUTH_ERROR" && attempt === 0) {
-      entry = accessToken(tokenUrl, sa, entry);
+      entry = accessToken(tokenUrl, sa, ms, entry);
       continue;
     }
     return mapFcmError(error, retryAfter(res));
@@ -188,5 +204,5 @@ const send = async (env: FcmEnv, job: PushJob, creds: FcmCredentials): Promise<S
 
 /** The FCM provider; hosts come from `env.FCM_ENDPOINT` and `env.FCM_TOKEN_ENDPOINT`. */
 export const fcmProvider = (env: FcmEnv): PushProvider<FcmCredentials> => ({
-  send: (job, creds) => send(env, job, creds),
+  send: (job, creds) => send(env, job, creds).catch(fetchFailure),
 });

@@ -5,18 +5,24 @@
  */
 import { sha256Hex } from "../../lib/crypto";
 import {
+  ALREADY_ACCEPTED,
   AuthFailure,
   baseUrl,
+  boundedFetch,
   dead,
   EXPIRED,
   fail,
+  fetchFailure,
   isRecord,
+  isResponse,
   later,
   msLeft,
   NETWORK_ERROR,
   OK,
   readJson,
   retryAfter,
+  type TimeoutEnv,
+  timeoutMs,
 } from "./http";
 import type { GetuiCredentials, PushJob, PushProvider, SendResult } from "./types";
 
@@ -29,7 +35,7 @@ const DEFAULT_TTL_MS = 2 * 3600_000;
 /** Per-minute call limits (10003 auth, 10005 API): wait out the minute. */
 const RATE_LIMITED = new Set([10003, 10005]);
 
-export interface GetuiEnv {
+export interface GetuiEnv extends TimeoutEnv {
   /** Base URL up to and including `/v2` (CONTRACT §5). */
   GETUI_ENDPOINT?: string;
 }
@@ -43,16 +49,25 @@ interface AuthToken {
 
 const tokens = new Map<string, AuthToken>();
 
-const fetchToken = async (base: string, creds: GetuiCredentials, entry: AuthToken): Promise<string> => {
+const fetchToken = async (
+  base: string,
+  creds: GetuiCredentials,
+  entry: AuthToken,
+  ms: number,
+): Promise<string> => {
   const timestamp = String(Date.now());
   const sign = await sha256Hex(creds.app_key + timestamp + creds.master_secret);
-  const res = await fetch(`${base}/${encodeURIComponent(creds.app_id)}/auth`, {
+  const signal = AbortSignal.timeout(ms);
+  const init = {
     method: "POST",
     headers: { "content-type": "application/json;charset=utf-8" },
     body: JSON.stringify({ sign, timestamp, appkey: creds.app_key }),
-  }).catch(() => undefined);
-  if (!res) throw new AuthFailure(NETWORK_ERROR);
-  const answer = await readJson(res);
+  };
+  const res = await boundedFetch(`${base}/${encodeURIComponent(creds.app_id)}/auth`, init, signal);
+  if (!isResponse(res)) throw new AuthFailure(res);
+  const answer = await readJson(res).catch((err: unknown) => {
+    throw new AuthFailure(fetchFailure(err));
+  });
   const code = isRecord(answer) && typeof answer.code === "number" ? answer.code : undefined;
   const data = isRecord(answer) && isRecord(answer.data) ? answer.data : undefined;
   if (code === 0 && typeof data?.token === "string") {
@@ -66,7 +81,7 @@ const fetchToken = async (base: string, creds: GetuiCredentials, entry: AuthToke
 };
 
 /** The cached token until shortly before `expire_time`; a new one otherwise or when `stale` is cached. */
-const authToken = (base: string, creds: GetuiCredentials, stale?: AuthToken): AuthToken => {
+const authToken = (base: string, creds: GetuiCredentials, ms: number, stale?: AuthToken): AuthToken => {
   const id = `${base} ${creds.app_id} ${creds.app_key}`;
   const secret = creds.master_secret;
   const cached = tokens.get(id);
@@ -74,7 +89,7 @@ const authToken = (base: string, creds: GetuiCredentials, stale?: AuthToken): Au
     if (cached.expiresAt - GETUI_TOKEN_MARGIN_MS > Date.now()) return cached;
   }
   const entry: AuthToken = { token: Promise.resolve(""), expiresAt: Number.POSITIVE_INFINITY, secret };
-  entry.token = fetchToken(base, creds, entry);
+  entry.token = fetchToken(base, creds, entry, ms);
   entry.token.catch(() => {
     if (tokens.get(id) === entry) tokens.delete(id);
   });
@@ -108,6 +123,9 @@ export const getuiBody = (job: PushJob, ttl: number) => ({
       },
 });
 
+/** Getui's answer to a request_id it has seen (https://docs.getui.com/getui/server/rest_v2/push). */
+const REPEATED_REQUEST = /request_id cannot be repeat/i;
+
 /** Getui's business codes → what to do with the device and the job. */
 export const mapGetuiError = (status: number, code: number, msg: string, retryAfterS?: number) => {
   if (code === 20001 && /target user is invalid/i.test(msg)) return dead(`getui:${code}`);
@@ -122,8 +140,11 @@ const send = async (env: GetuiEnv, job: PushJob, creds: GetuiCredentials): Promi
   const base = baseUrl(env.GETUI_ENDPOINT, DEFAULT_BASE);
   const body = JSON.stringify(getuiBody(job, Math.min(left ?? DEFAULT_TTL_MS, MAX_TTL_MS)));
   const url = `${base}/${encodeURIComponent(creds.app_id)}/push/single/cid`;
+  const ms = timeoutMs(env);
+  // One bound for the push requests of this send (the auth call has its own).
+  const signal = AbortSignal.timeout(ms);
 
-  let entry = authToken(base, creds);
+  let entry = authToken(base, creds, ms);
   for (let attempt = 0; ; attempt++) {
     let token: string;
     try {
@@ -131,12 +152,13 @@ const send = async (env: GetuiEnv, job: PushJob, creds: GetuiCredentials): Promi
     } catch (err) {
       return err instanceof AuthFailure ? err.result : NETWORK_ERROR;
     }
-    const res = await fetch(url, {
+    const init = {
       method: "POST",
       headers: { "content-type": "application/json;charset=utf-8", token },
       body,
-    }).catch(() => undefined);
-    if (!res) return NETWORK_ERROR;
+    };
+    const res = await boundedFetch(url, init, signal);
+    if (!isResponse(res)) return res;
     const answer = await readJson(res);
     const code = isRecord(answer) && typeof answer.code === "number" ? answer.code : undefined;
     if (code === undefined) {
@@ -146,15 +168,18 @@ const send = async (env: GetuiEnv, job: PushJob, creds: GetuiCredentials): Promi
     }
     if (code === 0) return OK;
     if (code === 10001 && attempt === 0) {
-      entry = authToken(base, creds, entry);
+      entry = authToken(base, creds, ms, entry);
       continue;
     }
     const msg = isRecord(answer) && typeof answer.msg === "string" ? answer.msg : "";
+    // The request_id is stable per task and target: Getui has it already, from an attempt whose
+    // answer was lost, and drops the copy.
+    if (code === 20001 && REPEATED_REQUEST.test(msg)) return ALREADY_ACCEPTED;
     return mapGetuiError(res.status, code, msg, retryAfter(res));
   }
 };
 
 /** The Getui provider; the base URL comes from `env.GETUI_ENDPOINT`. */
 export const getuiProvider = (env: GetuiEnv): PushProvider<GetuiCredentials> => ({
-  send: (job, creds) => send(env, job, creds),
+  send: (job, creds) => send(env, job, creds).catch(fetchFailure),
 });

@@ -3,6 +3,9 @@ import type { SendResult } from "./types";
 
 export const OK: SendResult = Object.freeze({ ok: true });
 
+/** The provider already had this request (its id is stable per task and target) and dropped the copy. */
+export const ALREADY_ACCEPTED: SendResult = Object.freeze({ ok: true, duplicate: true });
+
 export const fail = (reason: string): SendResult => ({
   ok: false,
   reason,
@@ -58,3 +61,38 @@ export class AuthFailure extends Error {
     super("provider authentication failed");
   }
 }
+
+/** No answer within the provider timeout: worth another try (the request may have been taken). */
+export const TIMEOUT: SendResult = Object.freeze(later("Timeout"));
+
+/** Provider calls (pushes and their token endpoints) give up after this long unless `PROVIDER_TIMEOUT_MS` says otherwise. */
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+export interface TimeoutEnv {
+  /** Milliseconds every provider request (and token request) may take; default 10 s. */
+  PROVIDER_TIMEOUT_MS?: string;
+}
+
+/** The provider timeout in milliseconds (`PROVIDER_TIMEOUT_MS`, else 10 s). */
+export const timeoutMs = (env: TimeoutEnv): number => {
+  const n = Number(env.PROVIDER_TIMEOUT_MS);
+  return Number.isFinite(n) && n > 0 ? n : DEFAULT_TIMEOUT_MS;
+};
+
+/** What a `fetch` that threw means: Timeout when its signal timed out, NetworkError otherwise. */
+export const fetchFailure = (err: unknown): SendResult =>
+  err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError")
+    ? TIMEOUT
+    : NETWORK_ERROR;
+
+/**
+ * `fetch` bounded by `signal`: the response, or the SendResult of its failure. The body is read
+ * under the same signal, so a provider that sends headers and then stalls times out too.
+ */
+export const boundedFetch = (url: string, init: RequestInit, signal: AbortSignal) =>
+  fetch(url, { ...init, signal }).then(
+    (res): Response | SendResult => res,
+    (err: unknown) => fetchFailure(err),
+  );
+
+export const isResponse = (v: Response | SendResult): v is Response => v instanceof Response;

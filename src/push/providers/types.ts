@@ -15,8 +15,12 @@ export interface PushJob {
   payload: unknown;
   /** When the provider may stop trying to deliver (ms since the epoch). */
   expiresAt?: number;
+  /** APNs `apns-collapse-id` (else the msg_id), FCM `android.collapse_key`. */
   collapseId?: string;
-  /** A UUID; APNs `apns-id`, Getui `request_id` (without dashes). */
+  /**
+   * A UUID, the same on every attempt for one task and target (`stablePushId`): APNs `apns-id`,
+   * Getui `request_id` (without dashes). FCM has no request id.
+   */
   pushId: string;
   /**
    * CONTRACT §2 "Delivery truth": the target's msg_id, the same as on MQTT. APNs: a top-level key
@@ -26,7 +30,8 @@ export interface PushJob {
 }
 
 export type SendResult =
-  | { ok: true }
+  /** `duplicate`: the provider had taken this request id before (an earlier answer was lost). */
+  | { ok: true; duplicate?: true }
   | {
       ok: false;
       /** The provider's own reason, e.g. "Unregistered", "BadDeviceToken", "UNREGISTERED", "getui:20001". */
