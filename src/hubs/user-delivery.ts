@@ -170,7 +170,7 @@ export class Delivery {
       if (!l) return false;
       // A session with QoS 1/2 messages waiting behind a full window reads too slowly: QoS 0 is
       // dropped (and counted) rather than piled into its socket, as Mosquitto does.
-      if (!this.storedEmpty.has(clientId) && this.store.queue.queuedCount(clientId) > 0) {
+      if (!this.nothingStored(clientId) && this.store.queue.queuedCount(clientId) > 0) {
         this.store.queue.countDropped(clientId, 1);
         return false;
       }

@@ -84,8 +84,10 @@ export async function onMessage(hub: Hub, ws: WebSocket, data: string | ArrayBuf
   }
   // Keepalive counts whole packets [MQTT-3.1.2-24]; a started one must end by PACKET_DEADLINE_MS.
   if (packets.length > 0) att.lastSeen = now;
-  const started = buffer.pendingBytes > 0 ? (att.partialSince ?? now) : undefined;
-  const newlyStarted = started !== undefined && att.partialSince === undefined;
+  // Bytes left after a completed packet belong to a new one, begun in this frame.
+  const begun = packets.length > 0 ? now : (att.partialSince ?? now);
+  const started = buffer.pendingBytes > 0 ? begun : undefined;
+  const newlyStarted = started !== undefined && started !== att.partialSince;
   att.partialSince = started;
   for (const packet of packets) {
     if (gone(ws, att)) break;
