@@ -22,12 +22,16 @@ export type Attachment = {
   out?: OutAliases;
   /** Technician login tokens: the session the upgrade's token named (ending it ends this). */
   sid?: string;
+  /** When the packet still incomplete in the stream decoder began to arrive (ms). */
+  partialSince?: number;
 };
 
 export const isClosed = (att: Attachment) => att.conn.phase === "closed";
 
 /** A connection that sends no CONNECT within this time is closed. */
 export const CONNECT_TIMEOUT_MS = 30_000;
+/** A packet begun must be complete within this time (slowloris); else the connection is closed. */
+export const PACKET_DEADLINE_MS = 10_000;
 /** While connections exist, the alarm also runs at least this often (recovery after eviction). */
 export const HEARTBEAT_MS = 5 * 60_000;
 
@@ -108,10 +112,20 @@ export function gone(ws: WebSocket, att: Attachment): boolean {
 }
 
 export function deadline(att: Attachment): number | null {
-  if (att.conn.phase === "awaiting-connect") return att.openedAt + CONNECT_TIMEOUT_MS;
-  // [MQTT-3.1.2-24] 1.5 times the Keep Alive without a packet ends the connection.
-  return att.conn.keepalive > 0 ? att.lastSeen + att.conn.keepalive * 1500 : null;
+  const packet = att.partialSince !== undefined ? att.partialSince + PACKET_DEADLINE_MS : null;
+  const other =
+    att.conn.phase === "awaiting-connect"
+      ? att.openedAt + CONNECT_TIMEOUT_MS
+      : // [MQTT-3.1.2-24] 1.5 times the Keep Alive without a packet ends the connection.
+        att.conn.keepalive > 0
+        ? att.lastSeen + att.conn.keepalive * 1500
+        : null;
+  return packet === null ? other : other === null ? packet : Math.min(packet, other);
 }
+
+/** Whether the deadline that passed is the started packet's (slowloris), not keepalive's or CONNECT's. */
+export const packetLate = (att: Attachment, now: number) =>
+  att.partialSince !== undefined && att.partialSince + PACKET_DEADLINE_MS <= now;
 
 export async function armAlarm(hub: Hub, at: number): Promise<void> {
   const current = await hub.ctx.storage.getAlarm();

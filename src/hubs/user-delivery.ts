@@ -8,7 +8,15 @@ import { topicMatches } from "../mqtt/topics";
 import { msgIdOn } from "../push/msg-id";
 import { fromJson } from "./common";
 import type { UserStore } from "./user-store";
-import type { QueuedRow } from "./user-store-queue";
+import type { Dropped, QueuedRow } from "./user-store-queue";
+
+/**
+ * Payload bytes of the QoS 1/2 messages in flight to one session at most (besides the count
+ * window, its Receive Maximum capped at SERVER.maxInflight); one message always may go. What is
+ * sent and not acknowledged sits in the runtime's socket buffer: this bounds it for a client that
+ * stops reading.
+ */
+export const MAX_INFLIGHT_BYTES = 1024 * 1024;
 
 type Live = { ws: WebSocket; att: { conn: ConnState; out?: OutAliases } };
 type Member = { clientId: string; sub: StoredSubscription };
@@ -35,7 +43,13 @@ const rowPlan = (r: QueuedRow): DeliveryPlan => ({
  * QoS 1 messages in flight to a session that ends with its connection, kept in memory only;
  * `msgIds`: the push msg_id of those that carry one (a PUBACK makes the target received).
  */
-type Volatile = { next: number; ids: Set<number>; msgIds: Map<number, string> };
+type Volatile = { next: number; ids: Set<number>; msgIds: Map<number, string>; sizes: Map<number, number> };
+
+const volatileBytes = (v: Volatile | undefined) => {
+  let n = 0;
+  for (const size of v?.sizes.values() ?? []) n += size;
+  return n;
+};
 
 /**
  * Outbound delivery of one UserHub: matching, QoS 0 sends, the QoS 1/2 queue with the client's
@@ -61,6 +75,8 @@ export class Delivery {
     private readonly live: () => Live[],
     /** The No Local key of a session (see Message.from). */
     private readonly sessionKey: (clientId: string) => string,
+    /** Messages a session's queue bounds dropped (logged by the hub). */
+    private readonly dropped: (clientId: string, d: Dropped) => void = () => undefined,
   ) {}
 
   private socketOf(clientId: string): Live | undefined {
@@ -152,6 +168,12 @@ export class Delivery {
     const l = this.socketOf(clientId);
     if (plan.qos === 0) {
       if (!l) return false;
+      // A session with QoS 1/2 messages waiting behind a full window reads too slowly: QoS 0 is
+      // dropped (and counted) rather than piled into its socket, as Mosquitto does.
+      if (!this.nothingStored(clientId) && this.store.queue.queuedCount(clientId) > 0) {
+        this.store.queue.countDropped(clientId, 1);
+        return false;
+      }
       const packet = toPublish(m, plan, now, undefined, l.att.conn.version);
       return packet !== null && this.send(l, packet);
     }
@@ -162,7 +184,8 @@ export class Delivery {
       if (sent !== "window-full") return sent === "sent";
     }
     this.storedEmpty.delete(clientId);
-    this.store.queue.enqueue(clientId, m, plan.qos, plan.retain, plan.subscriptionIds);
+    const dropped = this.store.queue.enqueue(clientId, m, plan.qos, plan.retain, plan.subscriptionIds);
+    if (dropped) this.dropped(clientId, dropped);
     if (l) this.pump(clientId, l, now);
     return l !== undefined;
   }
@@ -176,14 +199,21 @@ export class Delivery {
     plan: DeliveryPlan,
     now: number,
   ): "sent" | "dropped" | "window-full" {
-    const v = this.volatile.get(clientId) ?? { next: 1, ids: new Set<number>(), msgIds: new Map() };
+    const v = this.volatile.get(clientId) ?? {
+      next: 1,
+      ids: new Set<number>(),
+      msgIds: new Map(),
+      sizes: new Map(),
+    };
     // [MQTT-4.9.0-2] the window counts stored in-flight messages too; stored ones go first.
-    if (v.ids.size >= receiveMax || !this.nothingStored(clientId)) return "window-full";
+    const full = v.ids.size >= receiveMax || volatileBytes(v) >= MAX_INFLIGHT_BYTES;
+    if (full || !this.nothingStored(clientId)) return "window-full";
     let id = v.next;
     while (v.ids.has(id)) id = (id % 65535) + 1;
     const packet = toPublish(m, plan, now, id, l.att.conn.version);
     if (!packet || this.write(l, packet) !== "sent") return "dropped"; // expired, too large, or closing
     v.ids.add(id);
+    v.sizes.set(id, m.payload.byteLength);
     const msgId = msgIdOn(m);
     if (msgId !== undefined) v.msgIds.set(id, msgId);
     v.next = (id % 65535) + 1;
@@ -198,14 +228,19 @@ export class Delivery {
     return true;
   }
 
-  /** Sends queued messages while the client's Receive Maximum allows [MQTT-4.9.0-2]. */
+  /** Sends queued messages while the window (Receive Maximum, MAX_INFLIGHT_BYTES) allows [MQTT-4.9.0-2]. */
   pump(clientId: string, l: Live, now: number): void {
     const session = this.store.sessions.session(clientId);
     if (!session) return;
-    const volatileIds = this.volatile.get(clientId)?.ids;
-    const room = session.receive_max - this.store.queue.inflight(clientId).length - (volatileIds?.size ?? 0);
-    if (room <= 0) return;
-    for (const row of this.store.queue.nextQueued(clientId, room)) {
+    const v = this.volatile.get(clientId);
+    const volatileIds = v?.ids;
+    const load = this.store.queue.inflightLoad(clientId);
+    let room = session.receive_max - load.n - (volatileIds?.size ?? 0);
+    let bytes = load.bytes + volatileBytes(v);
+    // One row at a time, so that a full window reads no payload.
+    while (room > 0 && bytes < MAX_INFLIGHT_BYTES) {
+      const row = this.store.queue.nextQueued(clientId, 1)[0];
+      if (!row) return;
       const id = this.store.queue.allocateId(clientId, volatileIds);
       const packet = toPublish(rowMessage(row), rowPlan(row), now, id, l.att.conn.version);
       const result = packet ? this.write(l, packet) : "too-large";
@@ -215,6 +250,8 @@ export class Delivery {
         continue;
       }
       this.store.queue.markSent(row.seq, id);
+      room -= 1;
+      bytes += row.payload.byteLength;
     }
   }
 
@@ -252,6 +289,7 @@ export class Delivery {
     if (kind === "puback" && v?.ids.delete(messageId)) {
       const msgId = v.msgIds.get(messageId);
       v.msgIds.delete(messageId);
+      v.sizes.delete(messageId);
       // An in-memory message: the stored queue only needs a look when something is in it.
       const l = this.socketOf(clientId);
       if (l?.ws === ws && !this.storedEmpty.has(clientId)) this.pump(clientId, l, now);

@@ -19,6 +19,7 @@ import {
   HEARTBEAT_MS,
   type Hub,
   hubLabel,
+  PACKET_DEADLINE_MS,
   saveAttachment,
   send,
   sendAs,
@@ -44,6 +45,7 @@ function ctxFor(hub: Hub, att: Attachment, now: number): Ctx {
     inboundQos2Count: () => hub.store.queue.inboundCount(clientId),
     newClientId: () => `auto-${crypto.randomUUID()}`,
     hasSubscription: (f) => hub.store.sessions.hasSubscription(clientId, f),
+    subscriptionCount: () => hub.store.sessions.subscriptionCount(clientId),
   };
 }
 
@@ -82,13 +84,21 @@ export async function onMessage(hub: Hub, ws: WebSocket, data: string | ArrayBuf
     }
     return apply(hub, ws, att, violation(att.conn, err.reason, err.message), now);
   }
-  att.lastSeen = now;
+  // Keepalive counts whole packets [MQTT-3.1.2-24]; a started one must end by PACKET_DEADLINE_MS.
+  if (packets.length > 0) att.lastSeen = now;
+  // Bytes left after a completed packet belong to a new one, begun in this frame.
+  const begun = packets.length > 0 ? now : (att.partialSince ?? now);
+  const started = buffer.pendingBytes > 0 ? begun : undefined;
+  const newlyStarted = started !== undefined && started !== att.partialSince;
+  att.partialSince = started;
   for (const packet of packets) {
     if (gone(ws, att)) break;
     if (packet.type === "connect") await refreshMemberships(hub);
     await apply(hub, ws, att, handlePacket(att.conn, packet, ctxFor(hub, att, now)), now);
   }
-  if (!gone(ws, att)) saveAttachment(ws, att);
+  if (gone(ws, att)) return;
+  saveAttachment(ws, att);
+  if (newlyStarted) await armAlarm(hub, now + PACKET_DEADLINE_MS);
 }
 
 /** Writes a result's packets, runs its effects, and closes when it says so. */

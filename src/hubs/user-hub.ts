@@ -70,6 +70,15 @@ export class UserHub extends DurableObject<Env> {
         store,
         () => liveSockets(this.hub),
         (clientId) => sessionKey(this.hub, clientId),
+        // Delivery truth: a push dropped here is named in the log (other drops are only
+        // counted); its MQTT target stays unacknowledged, and expires with its task, unless
+        // another session of the user acknowledges it.
+        (clientId, d) => {
+          if (d.msgIds.length === 0) return;
+          console.warn(
+            `${hubLabel(this.hub)}: session ${clientId}: queue bound reached; pushes dropped: ${d.msgIds.join(", ")}`,
+          );
+        },
       ),
       buffers: new Map(),
       chains: new Map(),

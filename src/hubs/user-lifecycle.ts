@@ -10,6 +10,7 @@ import {
   hubLabel,
   liveSockets,
   markClosed,
+  packetLate,
   send,
   sessionKey,
 } from "./user-context";
@@ -129,10 +130,13 @@ export async function sweep(hub: Hub, now: number): Promise<void> {
     if (!att || att.conn.phase === "closed") continue;
     const due = deadline(att);
     if (due !== null && due <= now) {
+      // A packet begun and not finished in time (slowloris) ends like a keepalive timeout: 0x8D.
+      const why = packetLate(att, now) ? "packet not completed in time" : "keepalive timeout";
       if (att.conn.version === 5 && att.conn.phase === "connected") {
-        send(hub, ws, att.conn, { type: "disconnect", reasonCode: RC.KeepAliveTimeout });
+        const properties = att.conn.problemInfo ? { reasonString: why } : undefined;
+        send(hub, ws, att.conn, { type: "disconnect", reasonCode: RC.KeepAliveTimeout, properties });
       }
-      await closeSocket(hub, ws, 1000, "keepalive timeout");
+      await closeSocket(hub, ws, 1000, why);
       continue;
     }
     next = Math.min(next, due ?? now + HEARTBEAT_MS, now + HEARTBEAT_MS);

@@ -4,8 +4,15 @@ import { msgIdOn } from "../push/msg-id";
 import { fromJson, toJson } from "./common";
 import type { SessionStore } from "./user-store-sessions";
 
-/** Offline queue bound per session; past it the oldest queued message is dropped and counted. */
+/**
+ * Bounds of a session's stored queue (messages waiting, not those in flight): 1,000 messages and
+ * 4 MiB of payload. Past either, the oldest waiting messages are dropped and counted.
+ */
 export const MAX_QUEUED = 1000;
+export const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
+
+/** Messages a bound dropped from a session's queue, and the push msg_ids among them. */
+export type Dropped = { count: number; msgIds: string[] };
 
 export type QueuedRow = {
   seq: number;
@@ -31,7 +38,8 @@ export class QueueStore {
   ) {}
 
   // --- outbound queue -------------------------------------------------------------------
-  enqueue(clientId: string, m: Message, qos: QoS, retain: boolean, subIds: number[]): void {
+  /** Queues a message; answers what the queue's bounds dropped to make room (oldest first). */
+  enqueue(clientId: string, m: Message, qos: QoS, retain: boolean, subIds: number[]): Dropped | null {
     this.sql.exec(
       `INSERT INTO outq (client_id, topic, payload, qos, retain, props, expires_at, sub_ids)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -44,15 +52,41 @@ export class QueueStore {
       m.expiresAt ?? null,
       subIds.length ? JSON.stringify(subIds) : null,
     );
-    const over = this.queuedCount(clientId) - MAX_QUEUED;
-    if (over > 0) {
-      this.sql.exec(
-        `DELETE FROM outq WHERE seq IN (SELECT seq FROM outq WHERE client_id = ? AND state = 0 ORDER BY seq LIMIT ?)`,
+    const load = this.sql
+      .exec<{ n: number; bytes: number | null }>(
+        "SELECT COUNT(*) AS n, SUM(length(payload)) AS bytes FROM outq WHERE client_id = ? AND state = 0",
         clientId,
-        over,
-      );
-      this.sql.exec("UPDATE sessions SET dropped = dropped + ? WHERE client_id = ?", over, clientId);
+      )
+      .toArray()[0];
+    if (!load || (load.n <= MAX_QUEUED && (load.bytes ?? 0) <= MAX_QUEUED_BYTES)) return null;
+    // The oldest waiting messages go until both bounds hold again.
+    const over: { seq: number; props: string | null }[] = [];
+    let { n } = load;
+    let bytes = load.bytes ?? 0;
+    const rows = this.sql
+      .exec<{ seq: number; size: number; props: string | null }>(
+        "SELECT seq, length(payload) AS size, props FROM outq WHERE client_id = ? AND state = 0 ORDER BY seq",
+        clientId,
+      )
+      .toArray();
+    for (const row of rows) {
+      if (n <= MAX_QUEUED && bytes <= MAX_QUEUED_BYTES) break;
+      over.push(row);
+      n -= 1;
+      bytes -= row.size;
     }
+    const msgIds: string[] = [];
+    for (const row of over) {
+      this.sql.exec("DELETE FROM outq WHERE seq = ?", row.seq);
+      const msgId = msgIdOn({ props: fromJson<MessageProps>(row.props) });
+      if (msgId !== undefined) msgIds.push(msgId);
+    }
+    this.countDropped(clientId, over.length);
+    return { count: over.length, msgIds };
+  }
+  /** Counts messages dropped for a session (queue bounds, QoS 0 behind a backlog). */
+  countDropped(clientId: string, n: number): void {
+    this.sql.exec("UPDATE sessions SET dropped = dropped + ? WHERE client_id = ?", n, clientId);
   }
   queuedCount(clientId: string): number {
     return (
@@ -60,6 +94,16 @@ export class QueueStore {
         .exec<{ n: number }>("SELECT COUNT(*) AS n FROM outq WHERE client_id = ? AND state = 0", clientId)
         .toArray()[0]?.n ?? 0
     );
+  }
+  /** How many messages are in flight to the session, and their payload bytes. */
+  inflightLoad(clientId: string): { n: number; bytes: number } {
+    const row = this.sql
+      .exec<{ n: number; bytes: number | null }>(
+        "SELECT COUNT(*) AS n, SUM(length(payload)) AS bytes FROM outq WHERE client_id = ? AND state > 0",
+        clientId,
+      )
+      .toArray()[0];
+    return { n: row?.n ?? 0, bytes: row?.bytes ?? 0 };
   }
   inflight(clientId: string): QueuedRow[] {
     return this.sql

@@ -115,6 +115,13 @@ export class SessionStore {
         .length > 0
     );
   }
+  subscriptionCount(clientId: string): number {
+    return (
+      this.sql
+        .exec<{ n: number }>("SELECT COUNT(*) AS n FROM subs WHERE client_id = ?", clientId)
+        .toArray()[0]?.n ?? 0
+    );
+  }
   unsubscribe(clientId: string, filter: string): boolean {
     return (
       this.sql.exec("DELETE FROM subs WHERE client_id = ? AND filter = ?", clientId, filter).rowsWritten > 0

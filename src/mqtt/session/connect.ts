@@ -56,7 +56,8 @@ export const handleConnect = (conn: ConnState, p: ConnectPacket, ctx: Ctx): Resu
     ...conn,
     version: p.protocolVersion,
     keepalive: ka.keepalive,
-    clientReceiveMaximum: props.receiveMaximum ?? 65535,
+    // Our in-flight window towards the client: its Receive Maximum (3.1.1: none), capped.
+    clientReceiveMaximum: Math.min(props.receiveMaximum ?? 65535, SERVER.maxInflight),
     // [MQTT-3.3.2-17] aliases towards the client only up to its Topic Alias Maximum (5.0 only).
     clientTopicAliasMaximum:
       p.protocolVersion === 5 ? Math.min(props.topicAliasMaximum ?? 0, SERVER.outboundTopicAliases) : 0,

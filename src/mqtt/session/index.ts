@@ -1,11 +1,13 @@
 import type { DisconnectPacket, Packet } from "../codec/types";
 import { handleConnect } from "./connect";
+import { admit, type Rate } from "./limits";
 import { handlePublish, handlePubrel } from "./publish";
-import { type ConnState, type Ctx, ProtocolViolation, RC, type Result } from "./state";
+import { type ConnState, type Ctx, ProtocolViolation, RC, type Result, SERVER } from "./state";
 import { handleSubscribe, handleUnsubscribe } from "./subscribe";
 
 export { announcedLevel } from "./connect";
 export * from "./keepalive";
+export { admit, type Rate } from "./limits";
 export { parseStatus } from "./publish";
 export * from "./state";
 
@@ -32,6 +34,15 @@ export const violation = (conn: ConnState, reason: number, text: string): Result
   };
 };
 
+/** Over a per-connection rate: the connection ends with 0x96 Message rate too high. */
+const limited = (tat: number | undefined, now: number, rate: Rate, what: string): number => {
+  const next = admit(tat, now, rate);
+  if (next === null) {
+    throw new ProtocolViolation(RC.MessageRateTooHigh, `more than ${rate.perSecond} ${what} per second`);
+  }
+  return next;
+};
+
 /**
  * The packet dispatcher: CONNECT first and once, then one handler per packet type. Pure:
  * everything it needs from stored state comes through `ctx`.
@@ -48,8 +59,10 @@ export const handlePacket = (conn: ConnState, packet: Packet, ctx: Ctx): Result 
     switch (packet.type) {
       case "connect": // [MQTT-3.1.0-2] a second CONNECT is a protocol violation.
         return violation(conn, RC.ProtocolError, "second CONNECT");
-      case "publish":
-        return handlePublish(conn, packet, ctx);
+      case "publish": {
+        const pubTat = limited(conn.pubTat, ctx.now, SERVER.publishRate, "PUBLISH");
+        return handlePublish({ ...conn, pubTat }, packet, ctx);
+      }
       case "puback":
       case "pubrec":
       case "pubcomp":
@@ -60,10 +73,14 @@ export const handlePacket = (conn: ConnState, packet: Packet, ctx: Ctx): Result 
         };
       case "pubrel":
         return handlePubrel(conn, packet.messageId, ctx);
-      case "subscribe":
-        return handleSubscribe(conn, packet, ctx);
-      case "unsubscribe":
-        return handleUnsubscribe(conn, packet, (f) => ctx.hasSubscription?.(f) ?? true);
+      case "subscribe": {
+        const subTat = limited(conn.subTat, ctx.now, SERVER.subscribeRate, "SUBSCRIBE and UNSUBSCRIBE");
+        return handleSubscribe({ ...conn, subTat }, packet, ctx);
+      }
+      case "unsubscribe": {
+        const subTat = limited(conn.subTat, ctx.now, SERVER.subscribeRate, "SUBSCRIBE and UNSUBSCRIBE");
+        return handleUnsubscribe({ ...conn, subTat }, packet, (f) => ctx.hasSubscription?.(f) ?? true);
+      }
       case "pingreq": // [MQTT-3.12.4-1]
         return { conn, out: [{ type: "pingresp" }], effects: [] };
       case "disconnect": {

@@ -16,6 +16,18 @@ export const SERVER = {
   outboundTopicAliases: 16,
   /** Longest client identifier we accept. */
   maxClientIdLength: 128,
+  /**
+   * QoS 1/2 PUBLISHes we have unacknowledged towards one session at most: the client's Receive
+   * Maximum, capped (3.1.1 has no Receive Maximum: without the cap its window is 65,535). More
+   * wait in the session's stored queue.
+   */
+  maxInflight: 100,
+  /** Subscriptions (distinct filters) one session may hold; more: SUBACK 0x97 (3.1.1: 0x80). */
+  maxSubscriptions: 100,
+  /** PUBLISHes per second per connection (AWS IoT's figure), and at once; more: DISCONNECT 0x96. */
+  publishRate: { perSecond: 100, burst: 200 },
+  /** SUBSCRIBE and UNSUBSCRIBE packets per second per connection, and at once; more: DISCONNECT 0x96. */
+  subscribeRate: { perSecond: 10, burst: 50 },
 } as const;
 
 /** Properties carried from a PUBLISH to its subscribers [MQTT-3.3.2-14..20]. */
@@ -71,6 +83,9 @@ export interface ConnState {
   problemInfo: boolean;
   /** Inbound topic aliases (alias → topic) [MQTT-3.3.2-12]. */
   aliases: Record<string, string>;
+  /** The rate limits' state (see limits.ts): when the PUBLISH and SUBSCRIBE buckets are full again (ms). */
+  pubTat?: number;
+  subTat?: number;
 }
 
 export const newConnState = (): ConnState => ({
@@ -103,6 +118,8 @@ export interface Ctx {
   newClientId(): string;
   /** Whether the session holds this exact filter (UNSUBACK 0x11); unknown means yes. */
   hasSubscription?(filter: string): boolean;
+  /** How many subscriptions (distinct filters) the session holds. */
+  subscriptionCount(): number;
 }
 
 /** What the hub must do after a packet. */
@@ -170,6 +187,7 @@ export const RC = {
   TopicAliasInvalid: 0x94,
   PacketTooLarge: 0x95,
   QuotaExceeded: 0x97,
+  MessageRateTooHigh: 0x96,
   PayloadFormatInvalid: 0x99,
   SharedSubscriptionsNotSupported: 0x9e,
   SubscriptionIdentifiersNotSupported: 0xa1,

@@ -7,6 +7,7 @@ import {
   ProtocolViolation,
   RC,
   type Result,
+  SERVER,
   type StoredSubscription,
 } from "./state";
 
@@ -18,6 +19,9 @@ export const handleSubscribe = (conn: ConnState, p: SubscribePacket, ctx: Ctx): 
   const subscriptionId = p.properties?.subscriptionIdentifiers?.[0];
   const granted: number[] = [];
   const accepted: StoredSubscription[] = [];
+  const held = ctx.subscriptionCount();
+  const added = new Set<string>(); // filters this SUBSCRIBE adds to the session
+  const isNew = (f: string) => !added.has(f) && !(ctx.hasSubscription?.(f) ?? false);
   for (const s of p.subscriptions) {
     let code: number;
     // A shared subscription `$share/<name>/<filter>` is checked by its inner filter [MQTT-4.8.2].
@@ -29,7 +33,11 @@ export const handleSubscribe = (conn: ConnState, p: SubscribePacket, ctx: Ctx): 
     if (!isValidTopicFilter(s.topic)) code = conn.version === 5 ? RC.TopicFilterInvalid : V4_FAILURE;
     else if (!subscribeScope(ctx.who, shared?.filter ?? s.topic, ctx.isMember))
       code = conn.version === 5 ? RC.NotAuthorized : V4_FAILURE;
+    else if (isNew(s.topic) && held + added.size >= SERVER.maxSubscriptions)
+      // A filter past the cap; one the session holds may always be replaced [MQTT-3.8.4-3].
+      code = conn.version === 5 ? RC.QuotaExceeded : V4_FAILURE;
     else {
+      if (isNew(s.topic)) added.add(s.topic);
       // [MQTT-3.9.3-2] the granted QoS; we support QoS 2, so what was asked.
       code = s.qos;
       accepted.push({

@@ -14,6 +14,7 @@ const ctx: Ctx = {
   hasSession: () => false,
   hasInboundQos2: () => false,
   inboundQos2Count: () => 0,
+  subscriptionCount: () => 0,
   newClientId: () => "auto-1",
 };
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ConnectPacket, Packet, PublishPacket } from "../../../src/mqtt/codec/types";
-import { type ConnState, type Ctx, handlePacket, newConnState, RC } from "../../../src/mqtt/session";
+import { type ConnState, type Ctx, handlePacket, newConnState, RC, SERVER } from "../../../src/mqtt/session";
 
 const enc = new TextEncoder();
 
@@ -11,6 +11,7 @@ const ctx = (over: Partial<Ctx> = {}): Ctx => ({
   hasSession: () => false,
   hasInboundQos2: () => false,
   inboundQos2Count: () => 0,
+  subscriptionCount: () => 0,
   newClientId: () => "auto-1",
   ...over,
 });
@@ -266,5 +267,98 @@ describe("server-side MQTT 5 features in the session core", () => {
     const r = handlePacket(connected(5), packet, ctx());
     expect(r.out).toEqual([expect.objectContaining({ type: "disconnect", reasonCode: RC.ProtocolError })]);
     expect(r.close).toBeDefined();
+  });
+});
+
+describe("per-connection limits (issue 14)", () => {
+  const sub = (topics: string[], messageId = 1): Packet => ({
+    type: "subscribe",
+    messageId,
+    subscriptions: topics.map((topic) => ({ topic, qos: 1 as const })),
+  });
+
+  it("caps the outbound in-flight window: 3.1.1 (no Receive Maximum) and a large 5.0 one at 100", () => {
+    expect(connected(4).clientReceiveMaximum).toBe(SERVER.maxInflight);
+    const big = handlePacket(
+      newConnState(),
+      connect({ protocolVersion: 5, properties: { receiveMaximum: 5000 } }),
+      ctx(),
+    );
+    expect(big.conn.clientReceiveMaximum).toBe(SERVER.maxInflight);
+    const small = handlePacket(
+      newConnState(),
+      connect({ protocolVersion: 5, properties: { receiveMaximum: 3 } }),
+      ctx(),
+    );
+    expect(small.conn.clientReceiveMaximum).toBe(3);
+  });
+
+  it.each([4, 5] as const)(
+    "PUBLISH past 200 at once closes the connection (5.0: DISCONNECT 0x96), level %i",
+    (v) => {
+      let conn = connected(v);
+      for (let i = 0; i < SERVER.publishRate.burst; i++) {
+        const r = handlePacket(conn, publish(), ctx());
+        expect(r.close).toBeUndefined();
+        conn = r.conn;
+      }
+      const over = handlePacket(conn, publish(), ctx());
+      expect(over.close).toBeDefined();
+      expect(over.effects).toEqual([{ type: "disconnect", sendWill: true }]); // not routed
+      expect(over.out).toEqual(
+        v === 5 ? [expect.objectContaining({ type: "disconnect", reasonCode: 0x96 })] : [],
+      );
+    },
+  );
+
+  it("PUBLISH at 100 per second is admitted for ever; the bucket refills with time", () => {
+    let conn = connected(4);
+    for (let i = 0; i < SERVER.publishRate.burst; i++) conn = handlePacket(conn, publish(), ctx()).conn;
+    // 10 s at exactly the rate: every one admitted.
+    for (let ms = 10; ms <= 10_000; ms += 10) {
+      const r = handlePacket(conn, publish(), ctx({ now: 1_000_000 + ms }));
+      expect(r.close).toBeUndefined();
+      conn = r.conn;
+    }
+    expect(handlePacket(conn, publish(), ctx({ now: 1_010_000 })).close).toBeDefined();
+    // After 2 s of silence the bucket is full again.
+    for (let i = 0; i < SERVER.publishRate.burst; i++) {
+      const r = handlePacket(conn, publish(), ctx({ now: 1_012_010 }));
+      expect(r.close).toBeUndefined();
+      conn = r.conn;
+    }
+  });
+
+  it("SUBSCRIBE and UNSUBSCRIBE together past 50 at once: DISCONNECT 0x96", () => {
+    let conn = connected(5);
+    for (let i = 0; i < SERVER.subscribeRate.burst; i++) {
+      const packet: Packet =
+        i % 2
+          ? sub(["xunqun/user/u1/a"], i + 1)
+          : { type: "unsubscribe", messageId: i + 1, unsubscriptions: ["x"] };
+      const r = handlePacket(conn, packet, ctx());
+      expect(r.close).toBeUndefined();
+      conn = r.conn;
+    }
+    const over = handlePacket(conn, sub(["xunqun/user/u1/a"], 99), ctx());
+    expect(over.out).toEqual([
+      expect.objectContaining({ type: "disconnect", reasonCode: RC.MessageRateTooHigh }),
+    ]);
+  });
+
+  it("subscriptions past 100 per session get 0x97 (3.1.1: 0x80); held filters may be replaced", () => {
+    const held = new Set(Array.from({ length: 99 }, (_, i) => `xunqun/user/u1/t${i}`));
+    const c = ctx({ subscriptionCount: () => held.size, hasSubscription: (f) => held.has(f) });
+    const topics = ["xunqun/user/u1/new1", "xunqun/user/u1/new1", "xunqun/user/u1/new2", "xunqun/user/u1/t5"];
+    const v5 = handlePacket(connected(5), sub(topics), c);
+    expect(v5.out).toEqual([{ type: "suback", messageId: 1, granted: [1, 1, RC.QuotaExceeded, 1] }]);
+    expect(v5.effects).toEqual([
+      {
+        type: "subscribe",
+        subscriptions: [topics[0], topics[1], topics[3]].map((filter) => expect.objectContaining({ filter })),
+      },
+    ]);
+    const v4 = handlePacket(connected(4), sub(topics), c);
+    expect(v4.out).toEqual([{ type: "suback", messageId: 1, granted: [1, 1, 0x80, 1] }]);
   });
 });

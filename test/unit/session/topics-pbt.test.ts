@@ -1,5 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { type ConnState, type Ctx, handlePacket, newConnState } from "../../../src/mqtt/session";
+import { shareMatches } from "../../../src/mqtt/shared";
 import {
   isValidTopicFilter,
   isValidTopicName,
@@ -149,6 +151,79 @@ describe("the ACL against a reference (CONTRACT §3)", () => {
         expect(mayPublish(who, topic, isMember)).toBe(referencePublish(topic));
       }),
       { numRuns: 5000 },
+    );
+  });
+});
+
+describe("the ACL of shared subscriptions `$share/<name>/<filter>` (CONTRACT §3, MQTT-4.8.2)", () => {
+  const ctx: Ctx = {
+    now: 0,
+    who,
+    isMember,
+    hasSession: () => false,
+    hasInboundQos2: () => false,
+    inboundQos2Count: () => 0,
+    newClientId: () => "auto",
+    subscriptionCount: () => 0,
+  };
+  const connected = (version: 4 | 5): ConnState =>
+    handlePacket(
+      newConnState(),
+      { type: "connect", protocolVersion: version, clientId: "c", clean: true, keepalive: 0 },
+      ctx,
+    ).conn;
+  // Share names, some invalid ("", wildcards); inner filters in this app, another, or none.
+  const shareName = fc.constantFrom("s", "grp", "", "a+", "#", "x.y", "$share");
+  const inner = fc
+    .tuple(fc.constantFrom("xq", "other", ""), fc.constantFrom("user", "group", "app"), topicFilter)
+    .map(([app, kind, rest]) => `${app}/${kind}/${rest}`);
+  const sharedFilter = fc.tuple(shareName, inner).map(([name, f]) => `$share/${name}/${f}`);
+  const codeFor = (version: 4 | 5, filter: string) => {
+    const r = handlePacket(
+      connected(version),
+      { type: "subscribe", messageId: 1, subscriptions: [{ topic: filter, qos: 1 }] },
+      ctx,
+    );
+    return r.out[0]?.type === "suback" ? r.out[0].granted[0] : undefined;
+  };
+
+  it.each([4, 5] as const)("is granted exactly when its inner filter would be (level %i)", (version) => {
+    fc.assert(
+      fc.property(sharedFilter, (filter) => {
+        const [, name = "", ...rest] = filter.split("/");
+        const innerFilter = rest.join("/");
+        const validName = name !== "" && !name.includes("+") && !name.includes("#");
+        const code = codeFor(version, filter);
+        if (!validName || !isValidTopicFilter(innerFilter)) expect(code).toBe(version === 5 ? 0x8f : 0x80);
+        else expect(code).toBe(codeFor(version, innerFilter));
+        expect(code === 1).toBe(
+          validName && isValidTopicFilter(innerFilter) && referenceSubscribe(innerFilter) !== null,
+        );
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("a granted shared filter matches no topic of another user, app or non-member group", () => {
+    // As for plain filters: `<app>/group/+/…` reaches only member groups (their hubs deliver).
+    fc.assert(
+      fc.property(sharedFilter, fc.array(level, { minLength: 4, maxLength: 8 }), (filter, fill) => {
+        // A topic the filter matches: its wildcards filled in with arbitrary levels.
+        const levels = filter.split("/").slice(2);
+        const topic = levels
+          .flatMap((l, i) => (l === "+" ? [fill[i] ?? "a"] : l === "#" ? fill.slice(i) : [l]))
+          .join("/");
+        fc.pre(isValidTopicName(topic) && codeFor(5, filter) === 1 && shareMatches(filter, topic));
+        const scope = subscribeScope(who, filter.split("/").slice(2).join("/"), isMember);
+        const [app, kind, id] = topic.split("/");
+        expect(app).toBe(who.app);
+        if (scope?.user) expect([kind, id]).toEqual(["user", who.id]);
+        else
+          expect(
+            kind === "group" && (scope?.groups === "all-mine" || scope?.groups.includes(String(id)) === true),
+          ).toBe(true);
+      }),
+      { numRuns: 3000 },
     );
   });
 });
