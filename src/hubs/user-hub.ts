@@ -29,6 +29,7 @@ import { syncGroupRegistrations } from "./user-groups";
 import { closeSocket, connectionLost, type Presence, presenceOf, recover, sweep } from "./user-lifecycle";
 import { syncRegistry } from "./user-registry";
 import { dropGroupWills, type RevokeScope, revoke, tokenGeneration } from "./user-revoke";
+import { type SessionView, sessionsOf } from "./user-sessions";
 import { UserStore } from "./user-store";
 
 /** The keepalive policy the Worker put on the upgrade (absent: the clients' own values). */
@@ -237,6 +238,11 @@ export class UserHub extends DurableObject<Env> {
   /** CONTRACT §2 presence. */
   async presence(who: Identity): Promise<Presence> {
     return this.rpc("presence", () => presenceOf(this.hub, who));
+  }
+
+  /** The identity's MQTT sessions, live and offline (operator lists). */
+  async sessions(_who: Identity): Promise<SessionView[]> {
+    return this.rpc("sessions", () => sessionsOf(this.hub));
   }
 
   /** Membership changed in D1: follow it at once (a removed member stops receiving). */
