@@ -61,6 +61,8 @@ export class Delivery {
     private readonly live: () => Live[],
     /** The No Local key of a session (see Message.from). */
     private readonly sessionKey: (clientId: string) => string,
+    /** Counts each PUBLISH written to a client (metrics). */
+    private readonly onPublishSent: () => void = () => undefined,
   ) {}
 
   private socketOf(clientId: string): Live | undefined {
@@ -85,6 +87,7 @@ export class Delivery {
     } catch {
       return "failed";
     }
+    if (packet.type === "publish") this.onPublishSent();
     if (state !== l.att.out) {
       // Kept with the socket before anything else runs, so it survives hibernation.
       l.att.out = state;

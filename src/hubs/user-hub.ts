@@ -14,6 +14,7 @@ import {
   type PublishOutcome,
 } from "./common";
 import { Faults } from "./faults";
+import { MetricsBatch } from "./metrics";
 import {
   type Attachment,
   armAlarm,
@@ -71,6 +72,12 @@ export class UserHub extends DurableObject<Env> {
         store,
         () => liveSockets(this.hub),
         (clientId) => sessionKey(this.hub, clientId),
+        () => this.hub.metrics.add("mqtt_out"),
+      ),
+      metrics: new MetricsBatch(
+        env,
+        () => this.hub.who?.app ?? null,
+        () => this.name(),
       ),
       buffers: new Map(),
       chains: new Map(),

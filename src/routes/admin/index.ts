@@ -7,6 +7,7 @@ import { adminApps } from "./apps";
 import { adminAuth } from "./auth";
 import { adminCredentials } from "./credentials";
 import { adminLists } from "./lists";
+import { adminMetrics } from "./metrics";
 import { adminTechnicians } from "./technicians";
 import { adminUsers } from "./users";
 
@@ -25,3 +26,4 @@ adminApi.route("/apps", adminCredentials);
 adminApi.route("/apps", adminUsers);
 adminApi.route("/", adminTechnicians);
 adminApi.route("/", adminLists);
+adminApi.route("/metrics", adminMetrics);
