@@ -26,8 +26,10 @@ function summary(rows: Counted[]) {
   };
   for (const r of rows) {
     if (r.metric === "deliveries") {
-      const channel = (out.deliveries[r.channel || "none"] ??= {});
+      const key = r.channel || "none";
+      const channel = out.deliveries[key] ?? {};
       channel[r.outcome] = (channel[r.outcome] ?? 0) + r.n;
+      out.deliveries[key] = channel;
     } else out[r.metric] += r.n;
   }
   return out;
