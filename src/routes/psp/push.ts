@@ -5,6 +5,7 @@ import { pspFail } from "../../errors";
 import { parseJsonObject } from "../../http/body";
 import { minuteOf, sendMetrics } from "../../hubs/metrics";
 import { armWatchdog } from "../../hubs/task-watchdog";
+import { errorText, logLine } from "../../lib/log";
 import { parsePushRequest } from "../../push/request";
 import { taskTargets, traceTarget } from "../../services/delivery";
 import { requireGroup } from "../../services/groups";
@@ -34,7 +35,9 @@ const push = (kind: "msg" | "config") => async (c: import("hono").Context<AppEnv
   // Should the task's queue message be lost, the watchdog re-queues it (off the answer's path).
   c.executionCtx.waitUntil(
     armWatchdog(c.env).catch((err) =>
-      console.error(`psp push: arming the task watchdog failed: ${String(err)}`),
+      logLine("error", `psp push: arming the task watchdog failed: ${errorText(err)}`, {
+        request_id: c.get("requestId"),
+      }),
     ),
   );
   return c.json({ ret: "SUCCESS", data: { task_id: taskId } });
