@@ -1,7 +1,9 @@
 import { Hono } from "hono";
+import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { createDb } from "./db/client";
 import type { AppEnv } from "./env";
+import { logLine } from "./lib/log";
 import { adminApi } from "./routes/admin";
 import { healthRoute } from "./routes/health";
 import { mqttRoute } from "./routes/mqtt";
@@ -11,6 +13,30 @@ import { uploadsRoute } from "./routes/uploads";
 
 /** The Worker's HTTP surface: one sub-app per API, each answering in its own envelope. */
 export const app = new Hono<AppEnv>();
+
+// A request id on every answer (X-Request-Id; a valid one the client sent is kept) and on every
+// log line. The WebSocket upgrade's 101 comes from a hub with immutable headers: id, no header.
+const withRequestId = requestId();
+const requestIdOnly = requestId({ headerName: "" });
+app.use("*", (c, next) => (c.req.path === "/mqtt" ? requestIdOnly : withRequestId)(c, next));
+
+// One structured line per request: never the query string (`?token=` on /mqtt, `sign=` on /psp).
+app.use("*", async (c, next) => {
+  const started = Date.now();
+  try {
+    await next();
+  } finally {
+    const path = c.req.path;
+    logLine("info", "request", {
+      request_id: c.get("requestId"),
+      method: c.req.method,
+      path,
+      status: c.res.status,
+      ms: Date.now() - started,
+      app: c.get("app")?.name ?? (path.startsWith("/api/mobile/technician/") ? "technician" : undefined),
+    });
+  }
+});
 
 app.use("*", async (c, next) => {
   c.set("db", createDb(c.env.DB));

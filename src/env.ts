@@ -11,5 +11,7 @@ export type AppEnv = {
     /** The logged-in technician and their session id, set by the technician auth middleware. */
     technician: TechnicianRow;
     sessionId: string;
+    /** Hono's requestId: the X-Request-Id of the answer and of every log line of the request. */
+    requestId: string;
   };
 };

@@ -4,6 +4,7 @@ import { deliverWebhooks } from "./push/webhooks";
 
 export { AppRegistry } from "./hubs/app-registry";
 export { GroupHub } from "./hubs/group-hub";
+export { Metrics } from "./hubs/metrics";
 export { ReplayGuard } from "./hubs/replay-guard";
 export { TaskHub } from "./hubs/task-hub";
 export { TaskWatchdog } from "./hubs/task-watchdog";

@@ -2,11 +2,17 @@ import type { Context, ErrorHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { AppError } from "../errors";
+import { errorText, logLine } from "../lib/log";
 
-/** Logs an unexpected error with its request context; never the body, cookies or headers. */
+/** Logs an unexpected error with its request context; never the body, query, cookies or headers. */
 const logFault = (surface: string, c: Context, err: unknown) => {
-  const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  console.error(`${surface} ${c.req.method} ${new URL(c.req.url).pathname}: ${detail}`);
+  const path = new URL(c.req.url).pathname;
+  logLine("error", `${surface} ${c.req.method} ${path}: ${errorText(err)}`, {
+    surface,
+    request_id: c.get("requestId"),
+    method: c.req.method,
+    path,
+  });
 };
 
 const withHeaders = (c: Context, err: AppError) => {

@@ -15,3 +15,14 @@ export const adminBody = async <T extends z.ZodType>(c: Context, schema: T): Pro
   }
   return parsed.data;
 };
+
+/** Validates an admin query string; any failure is a 400 naming the parameter. */
+export const adminQuery = <T extends z.ZodType>(c: Context, schema: T): z.infer<T> => {
+  const parsed = schema.safeParse(c.req.query());
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue?.path.join(".") || "query";
+    throw adminFail(400, "invalid_parameter", `${field}: ${issue?.message ?? "invalid"}`);
+  }
+  return parsed.data;
+};

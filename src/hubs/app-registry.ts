@@ -52,6 +52,13 @@ export class AppRegistry extends DurableObject<Env> {
     });
   }
 
+  /** Identities of this shard with open connections (the live-connections gauge). */
+  async liveUsers(app: string): Promise<number> {
+    return this.guard(app, "liveUsers", () => {
+      return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM live").toArray()[0]?.n ?? 0;
+    });
+  }
+
   /**
    * The app was enabled or disabled in D1. Disabled: joins are refused from now on, and every
    * registered hub ends its connections (DISCONNECT 0x98, wills discarded). Answers how many

@@ -1,3 +1,4 @@
+import { errorText, logLine } from "../lib/log";
 import type { Message } from "../mqtt/session";
 import type { Identity } from "../mqtt/topics";
 
@@ -30,7 +31,7 @@ export type PublishOutcome = { delivered: number; foreground: boolean };
 
 /** Logs an error that an entry point caught, with the hub and entry point named. */
 export const logHubError = (hub: string, entry: string, err: unknown) => {
-  console.error(`${hub} ${entry}: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+  logLine("error", `${hub} ${entry}: ${errorText(err)}`, { hub, entry });
 };
 
 export type { Identity, Message };

@@ -10,6 +10,7 @@ import {
 } from "../push/truth";
 import { logHubError } from "./common";
 import { Faults } from "./faults";
+import { MetricsBatch } from "./metrics";
 import { type Counts, TaskReads } from "./task-reads";
 import { type Claim, type NewTarget, type Outcome, type TargetRow, TaskStore } from "./task-store";
 
@@ -64,12 +65,34 @@ export class TaskHub extends DurableObject<Env> {
   private readonly store: TaskStore;
   private readonly reads: TaskReads;
   private readonly faults: Faults;
+  /** Delivery outcomes by channel, for the app's metrics. */
+  private readonly metrics: MetricsBatch;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new TaskStore(ctx.storage.sql);
     this.reads = new TaskReads(ctx.storage.sql);
     this.faults = new Faults(ctx.storage.sql, env);
+    this.metrics = new MetricsBatch(
+      env,
+      () => this.appName(),
+      () => `TaskHub:${this.store.getMeta("task_id") ?? "?"}`,
+    );
+  }
+
+  /** The task's app, read from D1 once and kept (the metrics are per app). */
+  private async appName(): Promise<string | null> {
+    const known = this.store.getMeta("app");
+    if (known) return String(known);
+    const taskId = this.store.getMeta("task_id");
+    if (!taskId) return null;
+    const row = await this.env.DB.prepare(
+      "SELECT a.name AS name FROM tasks t JOIN apps a ON a.id = t.app_id WHERE t.id = ?",
+    )
+      .bind(String(taskId))
+      .first<{ name: string }>();
+    if (row) this.store.setMeta("app", row.name);
+    return row?.name ?? null;
   }
 
   private async rpc<T>(entry: string, work: () => T | Promise<T>): Promise<T> {
@@ -93,7 +116,9 @@ export class TaskHub extends DurableObject<Env> {
   ): Promise<boolean> {
     return this.rpc("expand", async () => {
       this.store.setMeta("task_id", taskId);
-      this.store.add(page.rows, Date.now());
+      // New targets already sent (MQTT publishes during expansion) or failed count as outcomes.
+      for (const r of this.store.add(page.rows, Date.now()))
+        if (r.state !== "pending") this.metrics.add("deliveries", 1, r.channel, r.state);
       this.store.openBatches(page.batches);
       if (page.last) this.store.setMeta("expanded", 1);
       if (page.expiresAt !== undefined && (await this.ctx.storage.getAlarm()) === null)
@@ -112,13 +137,19 @@ export class TaskHub extends DurableObject<Env> {
   }
 
   async record(channel: string, outcomes: Outcome[]): Promise<void> {
-    return this.rpc("record", () => this.store.record(channel, outcomes, Date.now()));
+    return this.rpc("record", () => {
+      this.store.record(channel, outcomes, Date.now());
+      for (const o of outcomes)
+        this.metrics.add("deliveries", 1, channel, o.state === "pending" ? "retry" : o.state);
+    });
   }
 
   async closeTargets(channel: string, targets: string[], state: StoredState, reason: string, detail: string) {
-    return this.rpc("closeTargets", () =>
-      this.store.close(channel, targets, state, reason, detail, Date.now()),
-    );
+    return this.rpc("closeTargets", () => {
+      const closed = this.store.close(channel, targets, state, reason, detail, Date.now());
+      this.metrics.add("deliveries", closed.length, channel, state);
+      return closed;
+    });
   }
 
   /** Receipts for this task's msg_ids; answers how many were known. */

@@ -92,8 +92,12 @@ export class TaskStore {
     );
   }
 
-  /** Records new targets with their first events; a target recorded before is left as it is. */
-  add(rows: NewTarget[], now: number): void {
+  /**
+   * Records new targets with their first events; a target recorded before is left as it is.
+   * Answers the rows it recorded.
+   */
+  add(rows: NewTarget[], now: number): NewTarget[] {
+    const added: NewTarget[] = [];
     for (const r of rows) {
       const inserted = this.sql
         .exec<{ id: number }>(
@@ -112,9 +116,11 @@ export class TaskStore {
         )
         .toArray()[0];
       if (!inserted) continue;
+      added.push(r);
       const channel = r.channel === "device" ? null : r.channel;
       for (const e of r.events) this.event(inserted.id, now, e.state, channel, e.detail);
     }
+    return added;
   }
 
   /** Queue messages (provider batches, MQTT retries) the task waits for, by key. */

@@ -4,6 +4,7 @@ import type { OutAliases } from "../mqtt/out-aliases";
 import type { ConnState, KeepalivePolicy } from "../mqtt/session";
 import type { Identity } from "../mqtt/topics";
 import { logHubError } from "./common";
+import type { MetricsBatch } from "./metrics";
 import type { Delivery } from "./user-delivery";
 import type { UserStore } from "./user-store";
 
@@ -46,6 +47,8 @@ export type Hub = {
   readonly env: Env;
   readonly store: UserStore;
   readonly delivery: Delivery;
+  /** Connects and MQTT messages in and out, counted in memory and flushed in batches. */
+  readonly metrics: MetricsBatch;
   who: Identity | null;
   readonly buffers: Map<string, FrameBuffer>;
   readonly chains: Map<string, Promise<void>>;

@@ -77,6 +77,8 @@ export class Delivery {
     private readonly sessionKey: (clientId: string) => string,
     /** Messages a session's queue bounds dropped (logged by the hub). */
     private readonly dropped: (clientId: string, d: Dropped) => void = () => undefined,
+    /** Counts each PUBLISH written to a client (metrics). */
+    private readonly onPublishSent: () => void = () => undefined,
   ) {}
 
   private socketOf(clientId: string): Live | undefined {
@@ -101,6 +103,7 @@ export class Delivery {
     } catch {
       return "failed";
     }
+    if (packet.type === "publish") this.onPublishSent();
     if (state !== l.att.out) {
       // Kept with the socket before anything else runs, so it survives hibernation.
       l.att.out = state;

@@ -94,6 +94,7 @@ export async function onMessage(hub: Hub, ws: WebSocket, data: string | ArrayBuf
   for (const packet of packets) {
     if (gone(ws, att)) break;
     if (packet.type === "connect") await refreshMemberships(hub);
+    if (packet.type === "publish") hub.metrics.add("mqtt_in");
     await apply(hub, ws, att, handlePacket(att.conn, packet, ctxFor(hub, att, now)), now);
   }
   if (gone(ws, att)) return;
@@ -166,6 +167,7 @@ async function runEffect(
         att.conn.clientMaximumPacketSize,
       );
       store.conns.addConn(att.connId, e.clientId, e.will, now);
+      hub.metrics.add("mqtt_connects");
       store.setMeta("last_seen", now);
       if (oldSessionEnds) await syncGroupRegistrations(hub);
       return;

@@ -14,6 +14,7 @@ import {
   type PublishOutcome,
 } from "./common";
 import { Faults } from "./faults";
+import { MetricsBatch } from "./metrics";
 import {
   type Attachment,
   armAlarm,
@@ -29,6 +30,7 @@ import { syncGroupRegistrations } from "./user-groups";
 import { closeSocket, connectionLost, type Presence, presenceOf, recover, sweep } from "./user-lifecycle";
 import { syncRegistry } from "./user-registry";
 import { dropGroupWills, type RevokeScope, revoke, tokenGeneration } from "./user-revoke";
+import { type SessionView, sessionsOf } from "./user-sessions";
 import { UserStore } from "./user-store";
 
 /** The keepalive policy the Worker put on the upgrade (absent: the clients' own values). */
@@ -79,6 +81,12 @@ export class UserHub extends DurableObject<Env> {
             `${hubLabel(this.hub)}: session ${clientId}: queue bound reached; pushes dropped: ${d.msgIds.join(", ")}`,
           );
         },
+        () => this.hub.metrics.add("mqtt_out"),
+      ),
+      metrics: new MetricsBatch(
+        env,
+        () => this.hub.who?.app ?? null,
+        () => this.name(),
       ),
       buffers: new Map(),
       chains: new Map(),
@@ -246,6 +254,11 @@ export class UserHub extends DurableObject<Env> {
   /** CONTRACT §2 presence. */
   async presence(who: Identity): Promise<Presence> {
     return this.rpc("presence", () => presenceOf(this.hub, who));
+  }
+
+  /** The identity's MQTT sessions, live and offline (operator lists). */
+  async sessions(_who: Identity): Promise<SessionView[]> {
+    return this.rpc("sessions", () => sessionsOf(this.hub));
   }
 
   /** Membership changed in D1: follow it at once (a removed member stops receiving). */

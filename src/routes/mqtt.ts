@@ -37,6 +37,7 @@ export const mqttRoute = new Hono<AppEnv>().get("/", async (c) => {
   const app = await findAppByName(c.var.db, claims.app);
   if (!app) return refuse(401, "unknown app");
   if (!app.enabled) return refuse(403, "the app is disabled");
+  c.set("app", app); // for the request log line
 
   const headers = new Headers(c.req.raw.headers);
   headers.set(IDENTITY_APP, app.name);

@@ -117,6 +117,18 @@ describe("no secret, password or token in any log line", () => {
 
     // The capture works (the failed SMS send was logged) and holds no secret.
     expect(lines.some((l) => l.includes("sms: sending to"))).toBe(true);
+    // Every request logged its JSON line (the refused upgrade, signed and legacy psp calls, the
+    // refused admin token among them): they are part of what is checked below.
+    const requests = lines.flatMap((l) =>
+      l.startsWith('{"level":"info","msg":"request"') ? [JSON.parse(l)] : [],
+    );
+    for (const path of ["/mqtt", "/psp/app", "/psp/push/msg", "/api/admin/apps", `${T}/login`]) {
+      expect(
+        requests.some((r) => r.path === path && typeof r.request_id === "string"),
+        path,
+      ).toBe(true);
+    }
+    expect(lines.filter((l) => /[?&](sign|token)=/.test(l))).toEqual([]);
     const leaks = [...secrets]
       .filter((s) => s.length >= 6)
       .flatMap((s) => lines.filter((l) => l.includes(s)).map((l) => [s.slice(0, 4), l]));

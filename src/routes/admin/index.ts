@@ -6,6 +6,8 @@ import { BODY_LIMITS, limitBody } from "../../http/limits";
 import { adminApps } from "./apps";
 import { adminAuth } from "./auth";
 import { adminCredentials } from "./credentials";
+import { adminLists } from "./lists";
+import { adminMetrics } from "./metrics";
 import { adminTechnicians } from "./technicians";
 import { adminUsers } from "./users";
 
@@ -23,3 +25,5 @@ adminApi.route("/apps", adminApps);
 adminApi.route("/apps", adminCredentials);
 adminApi.route("/apps", adminUsers);
 adminApi.route("/", adminTechnicians);
+adminApi.route("/", adminLists);
+adminApi.route("/metrics", adminMetrics);

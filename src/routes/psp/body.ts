@@ -19,3 +19,9 @@ export const pspParse = <T extends z.ZodType>(schema: T, value: unknown): z.infe
   }
   return parsed.data;
 };
+
+/** Validates a psp query string; `sign` belongs to authentication and is left out. */
+export const pspQuery = <T extends z.ZodType>(c: Context, schema: T): z.infer<T> => {
+  const { sign: _, ...query } = c.req.query();
+  return pspParse(schema, query);
+};

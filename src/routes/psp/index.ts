@@ -7,6 +7,7 @@ import { appView } from "../../services/apps";
 import { pspAuth } from "./auth";
 import { pspDevices } from "./devices";
 import { pspGroups } from "./groups";
+import { pspLists } from "./lists";
 import { pspPresence } from "./presence";
 import { pspPush } from "./push";
 import { pspReceipts } from "./receipts";
@@ -34,6 +35,7 @@ pspApi.get("/app", (c) => {
   return c.json({ ret: "SUCCESS", data: view });
 });
 
+pspApi.route("/", pspLists);
 pspApi.route("/groups", pspGroups);
 pspApi.route("/devices", pspDevices);
 pspApi.route("/push", pspPush);

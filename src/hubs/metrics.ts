@@ -1,0 +1,148 @@
+import { DurableObject } from "cloudflare:workers";
+import { logHubError } from "./common";
+
+/**
+ * Per-app counters per minute (docs/admin-api.md "Metrics"). Events are counted in memory where
+ * they happen (UserHub: connects, MQTT messages in and out; TaskHub: delivery outcomes by
+ * channel; the push route: accepted pushes) and reach the app's Metrics object in batches: one
+ * RPC per batch, never per event, and never awaited on a hot path.
+ */
+export const METRICS = ["pushes_accepted", "deliveries", "mqtt_in", "mqtt_out", "mqtt_connects"] as const;
+export type MetricName = (typeof METRICS)[number];
+
+/** One increment: `channel` and `outcome` label deliveries (empty for the others). */
+export type MetricRow = { minute: number; metric: MetricName; channel: string; outcome: string; n: number };
+
+/** Per-minute rows are kept this long; the running totals forever. */
+export const RETENTION_MINUTES = 24 * 60;
+/** A batch waits at most this long before it is sent. */
+export const FLUSH_MS = 2_000;
+
+export const minuteOf = (ms: number) => Math.floor(ms / 60_000);
+
+export const metricsHub = (env: Env, app: string) => env.METRICS.get(env.METRICS.idFromName(app));
+
+/** Sends `rows` to the app's Metrics object; failures are logged, never thrown. */
+export async function sendMetrics(env: Env, app: string, rows: MetricRow[], from: string): Promise<void> {
+  if (rows.length === 0) return;
+  try {
+    await metricsHub(env, app).add(rows);
+  } catch (err) {
+    logHubError(from, "metrics", err);
+  }
+}
+
+/**
+ * Counts in memory and flushes at most every FLUSH_MS (a timer started by the first count of a
+ * batch). `appOf` names the app when the batch leaves (null: the counts are dropped). Counts
+ * still in memory when the object is evicted are lost: the metrics are for operators, not for
+ * billing.
+ */
+export class MetricsBatch {
+  private pending = new Map<string, MetricRow>();
+  private timer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(
+    private readonly env: Env,
+    private readonly appOf: () => string | null | Promise<string | null>,
+    private readonly from: () => string,
+  ) {}
+
+  add(metric: MetricName, n = 1, channel = "", outcome = ""): void {
+    if (n <= 0) return;
+    const minute = minuteOf(Date.now());
+    const key = `${minute}|${metric}|${channel}|${outcome}`;
+    const row = this.pending.get(key);
+    if (row) row.n += n;
+    else this.pending.set(key, { minute, metric, channel, outcome, n });
+    this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS);
+  }
+
+  async flush(): Promise<void> {
+    this.timer = null;
+    const rows = [...this.pending.values()];
+    this.pending = new Map();
+    if (rows.length === 0) return;
+    try {
+      const app = await this.appOf();
+      if (app) await sendMetrics(this.env, app, rows, this.from());
+    } catch (err) {
+      logHubError(this.from(), "metrics", err);
+    }
+  }
+}
+
+export type MetricsRead = {
+  per_minute: MetricRow[];
+  totals: Omit<MetricRow, "minute">[];
+};
+
+/**
+ * One per app: per-minute rows (kept RETENTION_MINUTES) and running totals (the Prometheus
+ * counters), in SQLite. RPC methods log and rethrow.
+ */
+export class Metrics extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(`
+CREATE TABLE IF NOT EXISTS minutes (minute INTEGER NOT NULL, metric TEXT NOT NULL, channel TEXT NOT NULL,
+  outcome TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (minute, metric, channel, outcome));
+CREATE TABLE IF NOT EXISTS totals (metric TEXT NOT NULL, channel TEXT NOT NULL, outcome TEXT NOT NULL,
+  n INTEGER NOT NULL, PRIMARY KEY (metric, channel, outcome));`);
+  }
+
+  /** A batch of increments. */
+  async add(rows: MetricRow[]): Promise<void> {
+    return this.guard("add", () => {
+      for (const r of rows) {
+        this.sql.exec(
+          `INSERT INTO minutes (minute, metric, channel, outcome, n) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (minute, metric, channel, outcome) DO UPDATE SET n = n + excluded.n`,
+          r.minute,
+          r.metric,
+          r.channel,
+          r.outcome,
+          r.n,
+        );
+        this.sql.exec(
+          `INSERT INTO totals (metric, channel, outcome, n) VALUES (?, ?, ?, ?)
+           ON CONFLICT (metric, channel, outcome) DO UPDATE SET n = n + excluded.n`,
+          r.metric,
+          r.channel,
+          r.outcome,
+          r.n,
+        );
+      }
+      this.sql.exec("DELETE FROM minutes WHERE minute < ?", minuteOf(Date.now()) - RETENTION_MINUTES);
+    });
+  }
+
+  /** The per-minute rows of the last `minutes` minutes (this one included), and the totals. */
+  async read(minutes: number): Promise<MetricsRead> {
+    return this.guard("read", () => ({
+      per_minute: this.sql
+        .exec<MetricRow>(
+          "SELECT minute, metric, channel, outcome, n FROM minutes WHERE minute > ? ORDER BY minute, metric, channel, outcome",
+          minuteOf(Date.now()) - minutes,
+        )
+        .toArray(),
+      totals: this.sql
+        .exec<Omit<MetricRow, "minute">>(
+          "SELECT metric, channel, outcome, n FROM totals ORDER BY metric, channel, outcome",
+        )
+        .toArray(),
+    }));
+  }
+
+  private async guard<T>(entry: string, work: () => T): Promise<T> {
+    try {
+      return work();
+    } catch (err) {
+      logHubError("Metrics", entry, err);
+      throw err;
+    }
+  }
+}
