@@ -8,6 +8,8 @@ export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(root, "migrations"));
   return {
     test: {
+      // Console output (the Worker's request lines, wrangler's) is printed for failing tests only.
+      silent: "passed-only" as const,
       projects: [
         {
           test: {
