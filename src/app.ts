@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { createDb } from "./db/client";
@@ -47,12 +47,36 @@ app.use("*", async (c, next) => {
 // uploads (avatars) may be embedded by other origins.
 const apiHeaders = secureHeaders();
 const uploadHeaders = secureHeaders({ crossOriginResourcePolicy: "cross-origin" });
+// The console's page runs only its own files: scripts, styles, and fetch / WebSocket to this origin.
+const consoleHeaders = secureHeaders({
+  contentSecurityPolicy: {
+    defaultSrc: ["'self'"],
+    connectSrc: ["'self'"],
+    imgSrc: ["'self'", "data:"],
+    // mqtt.js runs its keepalive timers in a blob: worker (not throttled in background tabs).
+    workerSrc: ["'self'", "blob:"],
+    objectSrc: ["'none'"],
+    baseUri: ["'none'"],
+    formAction: ["'none'"],
+    frameAncestors: ["'none'"],
+  },
+});
+const isConsole = (path: string) => path === "/console" || path.startsWith("/console/");
 app.use("*", (c, next) => {
   if (c.req.path === "/mqtt") return next();
+  if (isConsole(c.req.path)) return consoleHeaders(c, next);
   return (c.req.path.startsWith("/uploads/") ? uploadHeaders : apiHeaders)(c, next);
 });
 
 app.get("/", (c) => c.json({ name: "edge-push", status: "ok" }));
+// The console (public/console/, docs/admin-api.md "Console"): static files from the assets
+// binding, copied into a fresh Response so that the headers above can be set on it.
+const consoleFile = async (c: Context<AppEnv>) => {
+  const res = await c.env.ASSETS.fetch(c.req.raw);
+  return new Response(res.body, res);
+};
+app.get("/console", consoleFile);
+app.get("/console/*", consoleFile);
 app.route("/healthz", healthRoute);
 app.route("/api/admin", adminApi);
 app.route("/psp", pspApi);

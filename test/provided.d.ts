@@ -13,5 +13,9 @@ declare module "vitest" {
     /** Base URL of the `wrangler dev` the e2e project starts. */
     e2eBase: string;
     e2eAdminToken: string;
+    /** File that receives wrangler dev's output (the Worker's console, SMS codes among it). */
+    e2eLog: string;
+    /** Empty when Debian's Chromium is ready; else why scripts/ensure-chromium.sh failed. */
+    e2eChromiumError: string;
   }
 }

@@ -55,10 +55,18 @@ export const freshState = (prefix: string) => {
 /** Builds the Worker once into the state folder; answers the config that serves that bundle. */
 export const buildBundle = (state: string) => {
   const bundle = path.join(state, "bundle");
+  // The console's browser libraries into public/console/vendor/ (served as static assets).
+  const vendor = spawnSync(process.execPath, ["scripts/vendor-console.mjs"], { cwd: ROOT, encoding: "utf8" });
+  if (vendor.status !== 0) throw new Error(`vendoring the console's libraries failed:\n${vendor.stderr}`);
   wranglerSync(["deploy", "--dry-run", "--outdir", bundle], "building the Worker");
+  // Paths in the copied config resolve from the bundle folder: migrations and the static
+  // assets (public/) are named by their absolute paths.
   const config = readFileSync(path.join(ROOT, "wrangler.toml"), "utf8")
     .replace(/^main\s*=.*$/m, 'main = "index.js"\nno_bundle = true')
-    .replace(/^migrations_dir\s*=.*$/m, `migrations_dir = ${JSON.stringify(path.join(ROOT, "migrations"))}`);
+    .replace(/^migrations_dir\s*=.*$/m, `migrations_dir = ${JSON.stringify(path.join(ROOT, "migrations"))}`)
+    .replace(/^directory\s*=\s*"public"\s*$/m, `directory = ${JSON.stringify(path.join(ROOT, "public"))}`);
+  if (!config.includes(JSON.stringify(path.join(ROOT, "public"))))
+    throw new Error('wrangler.toml: [assets] directory = "public" not found');
   writeFileSync(path.join(bundle, "wrangler.toml"), config);
   copyFileSync(path.join(ROOT, ".dev.vars"), path.join(bundle, ".dev.vars"));
   return path.join(bundle, "wrangler.toml");

@@ -5,6 +5,7 @@ import { adminError } from "../../http/envelopes";
 import { BODY_LIMITS, limitBody } from "../../http/limits";
 import { adminApps } from "./apps";
 import { adminAuth } from "./auth";
+import { adminConsole } from "./console";
 import { adminCredentials } from "./credentials";
 import { adminLists } from "./lists";
 import { adminMetrics } from "./metrics";
@@ -24,6 +25,7 @@ adminApi.use(
 adminApi.route("/apps", adminApps);
 adminApi.route("/apps", adminCredentials);
 adminApi.route("/apps", adminUsers);
+adminApi.route("/apps", adminConsole);
 adminApi.route("/", adminTechnicians);
 adminApi.route("/", adminLists);
 adminApi.route("/metrics", adminMetrics);

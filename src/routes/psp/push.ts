@@ -2,44 +2,14 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../../env";
 import { pspFail } from "../../errors";
-import { parseJsonObject } from "../../http/body";
-import { minuteOf, sendMetrics } from "../../hubs/metrics";
-import { armWatchdog } from "../../hubs/task-watchdog";
-import { errorText, logLine } from "../../lib/log";
-import { parsePushRequest } from "../../push/request";
 import { taskTargets, traceTarget } from "../../services/delivery";
-import { requireGroup } from "../../services/groups";
-import { cancelTask, checkPayloadLimits, createTask, findTask, taskStatus } from "../../services/push-tasks";
+import { submitPush } from "../../services/push-submit";
+import { cancelTask, findTask, taskStatus } from "../../services/push-tasks";
 import { pspBody, pspParse } from "./body";
 import { targetsQuery, traceQuery } from "./schemas";
 
 const push = (kind: "msg" | "config") => async (c: import("hono").Context<AppEnv>) => {
-  const body = parseJsonObject(await c.req.text());
-  if (!body) throw pspFail(400, 2008, "the body is not a valid JSON object");
-  const now = Date.now();
-  const req = parsePushRequest(body, kind, now);
-  if ("code" in req) throw pspFail(req.status, req.code, req.message);
-  // CONTRACT §2: 404 for an unknown group, not a task.
-  if (req.audience.type === "groupcast") await requireGroup(c.var.db, c.var.app.id, req.audience.groupId);
-  await checkPayloadLimits(c.var.db, c.var.app, req);
-  const taskId = await createTask(c.var.db, c.env.PUSH_QUEUE, c.var.app, req, now, { rateLimited: true });
-  // One metrics increment per accepted push, off the answer's path.
-  const accepted = {
-    minute: minuteOf(now),
-    metric: "pushes_accepted",
-    channel: "",
-    outcome: "",
-    n: 1,
-  } as const;
-  c.executionCtx.waitUntil(sendMetrics(c.env, c.var.app.name, [accepted], "psp push"));
-  // Should the task's queue message be lost, the watchdog re-queues it (off the answer's path).
-  c.executionCtx.waitUntil(
-    armWatchdog(c.env).catch((err) =>
-      logLine("error", `psp push: arming the task watchdog failed: ${errorText(err)}`, {
-        request_id: c.get("requestId"),
-      }),
-    ),
-  );
+  const taskId = await submitPush(c, c.var.app, kind, await c.req.text());
   return c.json({ ret: "SUCCESS", data: { task_id: taskId } });
 };
 

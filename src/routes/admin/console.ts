@@ -1,0 +1,137 @@
+import { and, eq } from "drizzle-orm";
+import { Hono } from "hono";
+import { z } from "zod";
+import { groups } from "../../db/schema";
+import type { AppEnv } from "../../env";
+import { AppError, adminFail } from "../../errors";
+import { adminBody, adminQuery } from "../../http/validate";
+import { userHub } from "../../hubs/common";
+import { IDENTIFIER } from "../../lib/ids";
+import { signToken } from "../../lib/jwt";
+import { requireApp } from "../../services/apps";
+import { configuredProviders } from "../../services/credentials";
+import { taskTargets, traceTarget } from "../../services/delivery";
+import { listMembers, membersQuery } from "../../services/lists";
+import { submitPush } from "../../services/push-submit";
+import { findTask, taskStatus } from "../../services/push-tasks";
+import { targetsQuery, traceQuery } from "../psp/schemas";
+
+/** Admin names for the partner codes the shared services throw (CONTRACT §2). */
+const ADMIN_CODES: Record<number, string> = {
+  1014: "task_not_found",
+  3001: "group_not_found",
+  3002: "target_not_found",
+  2022: "payload_too_large",
+  2050: "rate_limited",
+};
+
+/**
+ * Runs a shared partner service and answers its failures in the admin envelope:
+ * `{"error": "<name>", "message": "... (code N)", "code": N}` with the same HTTP status.
+ */
+const asAdmin = async <T>(work: () => Promise<T>): Promise<T> => {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof AppError && typeof err.code === "number") {
+      const name = ADMIN_CODES[err.code] ?? "invalid_parameter";
+      throw new AppError(err.status, name, `${err.message} (code ${err.code})`, err.options);
+    }
+    throw err;
+  }
+};
+
+const idOf = (name: string, raw: string) => {
+  if (!IDENTIFIER.test(raw))
+    throw adminFail(400, "invalid_parameter", `${name}: must match ^[A-Za-z0-9_.:-]{1,64}$`);
+  return raw;
+};
+
+/** The partner queries of GET /psp/push/targets and /trace, with the task id in the path. */
+const { task_id: _, ...targetFields } = targetsQuery.shape;
+const targetsAdminQuery = z.strictObject(targetFields);
+const { task_id: __, ...traceFields } = traceQuery.shape;
+const traceAdminQuery = z
+  .strictObject(traceFields)
+  .refine((q) => (q.device_token === undefined) !== (q.user_id === undefined), {
+    message: "give device_token or user_id (one of them)",
+    path: ["device_token"],
+  });
+
+/** Console tokens are short-lived: one hour unless asked otherwise, at most a day. */
+const CONSOLE_TOKEN_TTL_S = 3600;
+const consoleTokenSchema = z.strictObject({
+  sub: z.string().regex(IDENTIFIER, "must match ^[A-Za-z0-9_.:-]{1,64}$"),
+  ttl_s: z.number().int().min(60).max(86_400).optional(),
+});
+
+/**
+ * What the console needs that only `/psp` offered (docs/admin-api.md "Console"): test pushes,
+ * task status, targets and traces, an MQTT token for the live tail, a group's live members and
+ * an app's configured providers. Each reuses the partner surface's service.
+ */
+export const adminConsole = new Hono<AppEnv>()
+  .get("/:appkey/credentials", async (c) => {
+    const app = await requireApp(c.var.db, c.req.param("appkey"));
+    return c.json({ appkey: app.appkey, providers: await configuredProviders(c.var.db, app.id) });
+  })
+  .post("/:appkey/push", async (c) => {
+    const app = await requireApp(c.var.db, c.req.param("appkey"));
+    const text = await c.req.text();
+    const taskId = await asAdmin(() => submitPush(c, app, "msg", text));
+    return c.json({ task_id: taskId }, 201);
+  })
+  .get("/:appkey/tasks/:task_id", async (c) => {
+    const app = await requireApp(c.var.db, c.req.param("appkey"));
+    return c.json(
+      await asAdmin(async () => taskStatus(c.env, await findTask(c.var.db, app, c.req.param("task_id")))),
+    );
+  })
+  .get("/:appkey/tasks/:task_id/targets", async (c) => {
+    const app = await requireApp(c.var.db, c.req.param("appkey"));
+    const q = adminQuery(c, targetsAdminQuery);
+    return c.json(
+      await asAdmin(async () => taskTargets(c.env, await findTask(c.var.db, app, c.req.param("task_id")), q)),
+    );
+  })
+  .get("/:appkey/tasks/:task_id/trace", async (c) => {
+    const app = await requireApp(c.var.db, c.req.param("appkey"));
+    const q = adminQuery(c, traceAdminQuery);
+    const by = q.device_token !== undefined ? { deviceToken: q.device_token } : { userId: q.user_id ?? "" };
+    return c.json(
+      await asAdmin(async () =>
+        traceTarget(c.env, await findTask(c.var.db, app, c.req.param("task_id")), by),
+      ),
+    );
+  })
+  .post("/:appkey/mqtt-token", async (c) => {
+    const app = await requireApp(c.var.db, c.req.param("appkey"));
+    const { sub, ttl_s } = await adminBody(c, consoleTokenSchema);
+    // An ordinary MQTT token of that user (the same as POST /psp/mqtt/token): its rights are
+    // the user's own topics and its groups' topics, nothing of the rest of the app.
+    const who = { app: app.name, id: sub };
+    const gen = await userHub(c.env, who).tokenGeneration(who);
+    const { token, exp } = await signToken(
+      c.env.JWT_SECRET,
+      { sub, app: app.name, typ: "mqtt", gen },
+      ttl_s ?? CONSOLE_TOKEN_TTL_S,
+    );
+    return c.json({ token, sub, app: app.name, expires_at: new Date(exp * 1000).toISOString() }, 201);
+  })
+  .get("/:appkey/groups/:group_id/presence", async (c) => {
+    const app = await requireApp(c.var.db, c.req.param("appkey"));
+    const groupId = idOf("group_id", c.req.param("group_id"));
+    const q = adminQuery(c, membersQuery);
+    const group = await c.var.db.query.groups.findFirst({
+      where: and(eq(groups.appId, app.id), eq(groups.groupId, groupId)),
+    });
+    if (!group) throw adminFail(404, "group_not_found", `no group ${groupId} in this app`);
+    const page = await listMembers(c.var.db, app.id, groupId, q);
+    const items = await Promise.all(
+      page.items.map(async (m) => {
+        const who = { app: app.name, id: m.user_id };
+        return { ...m, ...(await userHub(c.env, who).presence(who)) };
+      }),
+    );
+    return c.json({ group_id: groupId, items, next_cursor: page.next_cursor });
+  });
