@@ -55,10 +55,12 @@ export const freshState = (prefix: string) => {
 /** Builds the Worker once into the state folder; answers the config that serves that bundle. */
 export const buildBundle = (state: string) => {
   const bundle = path.join(state, "bundle");
+  spawnSync(process.execPath, ["scripts/vendor-assets.mjs"], { cwd: ROOT, stdio: "inherit" });
   wranglerSync(["deploy", "--dry-run", "--outdir", bundle], "building the Worker");
   const config = readFileSync(path.join(ROOT, "wrangler.toml"), "utf8")
     .replace(/^main\s*=.*$/m, 'main = "index.js"\nno_bundle = true')
-    .replace(/^migrations_dir\s*=.*$/m, `migrations_dir = ${JSON.stringify(path.join(ROOT, "migrations"))}`);
+    .replace(/^migrations_dir\s*=.*$/m, `migrations_dir = ${JSON.stringify(path.join(ROOT, "migrations"))}`)
+    .replace(/^directory\s*=\s*"public"$/m, `directory = ${JSON.stringify(path.join(ROOT, "public"))}`);
   writeFileSync(path.join(bundle, "wrangler.toml"), config);
   copyFileSync(path.join(ROOT, ".dev.vars"), path.join(bundle, ".dev.vars"));
   return path.join(bundle, "wrangler.toml");
