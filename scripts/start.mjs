@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm start`: creates .dev.vars from .dev.vars.example when missing, applies the local D1
+// `npm start`: creates .dev.vars from .dev.vars.example when missing, copies the /docs bundle
+// into public/ (scripts/vendor-assets.mjs), applies the local D1
 // migrations, then serves the Worker with wrangler dev on http://127.0.0.1:${PORT:-8787}.
 // Arguments go to `wrangler dev`; `--persist-to <dir>` is used for the migrations too.
 // Ctrl-C (SIGINT) or SIGTERM stops wrangler and everything it started (workerd included).
@@ -7,6 +8,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import "./ensure-dev-vars.mjs";
 import "./vendor-console.mjs";
+import "./vendor-assets.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const wrangler = fileURLToPath(new URL("../node_modules/.bin/wrangler", import.meta.url));

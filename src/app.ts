@@ -1,9 +1,11 @@
-import { type Context, Hono } from "hono";
+import type { Context } from "hono";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { createDb } from "./db/client";
 import type { AppEnv } from "./env";
+import { api, route } from "./http/openapi";
 import { logLine } from "./lib/log";
+import { DOCS_HTML, openApiDocument, registerSecurity } from "./openapi";
 import { adminApi } from "./routes/admin";
 import { healthRoute } from "./routes/health";
 import { mqttRoute } from "./routes/mqtt";
@@ -12,7 +14,7 @@ import { technicianApi } from "./routes/technician";
 import { uploadsRoute } from "./routes/uploads";
 
 /** The Worker's HTTP surface: one sub-app per API, each answering in its own envelope. */
-export const app = new Hono<AppEnv>();
+export const app = api();
 
 // A request id on every answer (X-Request-Id; a valid one the client sent is kept) and on every
 // log line. The WebSocket upgrade's 101 comes from a hub with immutable headers: id, no header.
@@ -68,21 +70,60 @@ app.use("*", (c, next) => {
   return (c.req.path.startsWith("/uploads/") ? uploadHeaders : apiHeaders)(c, next);
 });
 
-app.get("/", (c) => c.json({ name: "edge-push", status: "ok" }));
+route(app, "public", { method: "get", path: "/", summary: "The platform's name" }, (c) =>
+  c.json({ name: "edge-push", status: "ok" }),
+);
+route(app, "public", { method: "get", path: "/openapi.json", summary: "This document (OpenAPI 3.1)" }, (c) =>
+  c.json(openApiDocument(app)),
+);
+route(
+  app,
+  "public",
+  { method: "get", path: "/docs", summary: "The interactive API reference (Scalar)" },
+  (c) => c.html(DOCS_HTML),
+);
+// Static files (public/, scripts/vendor-assets.mjs) come from the assets binding; the Worker runs first.
+route(
+  app,
+  "public",
+  { method: "get", path: "/docs/vendor/{file}", summary: "The reference's script bundle (static assets)" },
+  // A copy: the assets' own answer has immutable headers, and the security headers go on it.
+  async (c) => {
+    const res = await c.env.ASSETS.fetch(c.req.raw);
+    return new Response(res.body, res);
+  },
+);
 // The console (public/console/, docs/admin-api.md "Console"): static files from the assets
 // binding, copied into a fresh Response so that the headers above can be set on it.
 const consoleFile = async (c: Context<AppEnv>) => {
   const res = await c.env.ASSETS.fetch(c.req.raw);
   return new Response(res.body, res);
 };
-app.get("/console", consoleFile);
-app.get("/console/*", consoleFile);
+route(
+  app,
+  "public",
+  { method: "get", path: "/console", summary: "The operators' console (static)" },
+  consoleFile,
+);
+route(
+  app,
+  "public",
+  { method: "get", path: "/console/{file}", summary: "The console's files (static assets)" },
+  consoleFile,
+);
+route(
+  app,
+  "public",
+  { method: "get", path: "/console/vendor/{file}", summary: "The console's libraries (static assets)" },
+  consoleFile,
+);
 app.route("/healthz", healthRoute);
 app.route("/api/admin", adminApi);
 app.route("/psp", pspApi);
 app.route("/api/mobile/technician/v2", technicianApi);
 app.route("/uploads", uploadsRoute);
 app.route("/mqtt", mqttRoute);
+registerSecurity(app);
 
 /** Unknown paths answer 404 in the envelope of the surface they fall under. */
 app.notFound((c) => {

@@ -55,9 +55,11 @@ export const freshState = (prefix: string) => {
 /** Builds the Worker once into the state folder; answers the config that serves that bundle. */
 export const buildBundle = (state: string) => {
   const bundle = path.join(state, "bundle");
-  // The console's browser libraries into public/console/vendor/ (served as static assets).
-  const vendor = spawnSync(process.execPath, ["scripts/vendor-console.mjs"], { cwd: ROOT, encoding: "utf8" });
-  if (vendor.status !== 0) throw new Error(`vendoring the console's libraries failed:\n${vendor.stderr}`);
+  // The console's and the /docs reference's browser libraries into public/ (static assets).
+  for (const script of ["scripts/vendor-console.mjs", "scripts/vendor-assets.mjs"]) {
+    const vendor = spawnSync(process.execPath, [script], { cwd: ROOT, encoding: "utf8" });
+    if (vendor.status !== 0) throw new Error(`${script} failed:\n${vendor.stderr}`);
+  }
   wranglerSync(["deploy", "--dry-run", "--outdir", bundle], "building the Worker");
   // Paths in the copied config resolve from the bundle folder: migrations and the static
   // assets (public/) are named by their absolute paths.

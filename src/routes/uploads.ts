@@ -1,7 +1,6 @@
-import { Hono } from "hono";
-import type { AppEnv } from "../env";
 import { accountFail, resultFail } from "../errors";
 import { technicianError } from "../http/envelopes";
+import { api, route } from "../http/openapi";
 import { isAdminRequest } from "./admin/auth";
 import { resolveSession, tokenOf } from "./technician/session";
 
@@ -22,24 +21,39 @@ const serve = async (bucket: R2Bucket, key: string, cacheControl: string) => {
 };
 
 /** CONTRACT §4: avatars are public; an ID photo only to its owner and the admin. */
-export const uploadsRoute = new Hono<AppEnv>();
+export const uploadsRoute = api();
 uploadsRoute.onError(technicianError);
 
-uploadsRoute.get("/technician/avatar/:name", async (c) => {
-  const name = c.req.param("name");
-  if (!NAME.test(name)) throw notFound();
-  return serve(c.env.UPLOADS, `technician/avatar/${name}`, "public, max-age=86400");
-});
+route(
+  uploadsRoute,
+  "public",
+  { method: "get", path: "/technician/avatar/{name}", summary: "A technician's avatar (public, from R2)" },
+  async (c) => {
+    const name = c.req.param("name");
+    if (!NAME.test(name)) throw notFound();
+    return serve(c.env.UPLOADS, `technician/avatar/${name}`, "public, max-age=86400");
+  },
+);
 
-uploadsRoute.get("/technician/idPhoto/:name", async (c) => {
-  const name = c.req.param("name");
-  const path = `/uploads/technician/idPhoto/${name}`;
-  if (!isAdminRequest(c.req.header("authorization"), c.env.ADMIN_TOKEN)) {
-    const session = await resolveSession(c.var.db, c.env.JWT_SECRET, tokenOf(c));
-    if (!session) throw accountFail("未登录", 401);
-    // Someone else's photo answers as if it did not exist.
-    if (session.technician.idPhoto !== path) throw notFound();
-  }
-  if (!NAME.test(name)) throw notFound();
-  return serve(c.env.UPLOADS, `technician/idPhoto/${name}`, "private, no-store");
-});
+route(
+  uploadsRoute,
+  "public",
+  {
+    method: "get",
+    path: "/technician/idPhoto/{name}",
+    summary: "An ID photo: only to its owner (autoken / bearer session) and the admin (bearer ADMIN_TOKEN)",
+    security: [{ technicianCookie: [] }, { technicianBearer: [] }, { adminBearer: [] }],
+  },
+  async (c) => {
+    const name = c.req.param("name");
+    const path = `/uploads/technician/idPhoto/${name}`;
+    if (!isAdminRequest(c.req.header("authorization"), c.env.ADMIN_TOKEN)) {
+      const session = await resolveSession(c.var.db, c.env.JWT_SECRET, tokenOf(c));
+      if (!session) throw accountFail("未登录", 401);
+      // Someone else's photo answers as if it did not exist.
+      if (session.technician.idPhoto !== path) throw notFound();
+    }
+    if (!NAME.test(name)) throw notFound();
+    return serve(c.env.UPLOADS, `technician/idPhoto/${name}`, "private, no-store");
+  },
+);

@@ -1,9 +1,8 @@
 import { and, eq } from "drizzle-orm";
-import { Hono } from "hono";
 import { z } from "zod";
 import { groups } from "../../db/schema";
-import type { AppEnv } from "../../env";
 import { AppError, adminFail } from "../../errors";
+import { api, route } from "../../http/openapi";
 import { adminBody, adminQuery } from "../../http/validate";
 import { userHub } from "../../hubs/common";
 import { IDENTIFIER } from "../../lib/ids";
@@ -14,7 +13,7 @@ import { taskTargets, traceTarget } from "../../services/delivery";
 import { listMembers, membersQuery } from "../../services/lists";
 import { submitPush } from "../../services/push-submit";
 import { findTask, taskStatus } from "../../services/push-tasks";
-import { targetsQuery, traceQuery } from "../psp/schemas";
+import { pushBodyDoc, targetsQuery, traceQuery } from "../psp/schemas";
 
 /** Admin names for the partner codes the shared services throw (CONTRACT §2). */
 const ADMIN_CODES: Record<number, string> = {
@@ -70,31 +69,75 @@ const consoleTokenSchema = z.strictObject({
  * task status, targets and traces, an MQTT token for the live tail, a group's live members and
  * an app's configured providers. Each reuses the partner surface's service.
  */
-export const adminConsole = new Hono<AppEnv>()
-  .get("/:appkey/credentials", async (c) => {
+export const adminConsole = api();
+route(
+  adminConsole,
+  "admin",
+  {
+    method: "get",
+    path: "/{appkey}/credentials",
+    summary: "Which provider credentials an app has (console)",
+  },
+  async (c) => {
     const app = await requireApp(c.var.db, c.req.param("appkey"));
     return c.json({ appkey: app.appkey, providers: await configuredProviders(c.var.db, app.id) });
-  })
-  .post("/:appkey/push", async (c) => {
+  },
+);
+route(
+  adminConsole,
+  "admin",
+  {
+    method: "post",
+    path: "/{appkey}/push",
+    summary: "A test push from the console: the same path as POST /psp/push/msg; answers 201 {task_id}",
+    body: pushBodyDoc,
+    status: 201,
+  },
+  async (c) => {
     const app = await requireApp(c.var.db, c.req.param("appkey"));
     const text = await c.req.text();
     const taskId = await asAdmin(() => submitPush(c, app, "msg", text));
     return c.json({ task_id: taskId }, 201);
-  })
-  .get("/:appkey/tasks/:task_id", async (c) => {
+  },
+);
+route(
+  adminConsole,
+  "admin",
+  { method: "get", path: "/{appkey}/tasks/{task_id}", summary: "A task's status (as GET /psp/push/status)" },
+  async (c) => {
     const app = await requireApp(c.var.db, c.req.param("appkey"));
     return c.json(
       await asAdmin(async () => taskStatus(c.env, await findTask(c.var.db, app, c.req.param("task_id")))),
     );
-  })
-  .get("/:appkey/tasks/:task_id/targets", async (c) => {
+  },
+);
+route(
+  adminConsole,
+  "admin",
+  {
+    method: "get",
+    path: "/{appkey}/tasks/{task_id}/targets",
+    summary: "A task's targets (as GET /psp/push/targets)",
+    query: targetsAdminQuery,
+  },
+  async (c) => {
     const app = await requireApp(c.var.db, c.req.param("appkey"));
     const q = adminQuery(c, targetsAdminQuery);
     return c.json(
       await asAdmin(async () => taskTargets(c.env, await findTask(c.var.db, app, c.req.param("task_id")), q)),
     );
-  })
-  .get("/:appkey/tasks/:task_id/trace", async (c) => {
+  },
+);
+route(
+  adminConsole,
+  "admin",
+  {
+    method: "get",
+    path: "/{appkey}/tasks/{task_id}/trace",
+    summary: "One target's timeline (as GET /psp/push/trace)",
+    query: traceAdminQuery,
+  },
+  async (c) => {
     const app = await requireApp(c.var.db, c.req.param("appkey"));
     const q = adminQuery(c, traceAdminQuery);
     const by = q.device_token !== undefined ? { deviceToken: q.device_token } : { userId: q.user_id ?? "" };
@@ -103,8 +146,19 @@ export const adminConsole = new Hono<AppEnv>()
         traceTarget(c.env, await findTask(c.var.db, app, c.req.param("task_id")), by),
       ),
     );
-  })
-  .post("/:appkey/mqtt-token", async (c) => {
+  },
+);
+route(
+  adminConsole,
+  "admin",
+  {
+    method: "post",
+    path: "/{appkey}/mqtt-token",
+    summary: "An MQTT token of one user for the console's live tail (1 h, at most a day)",
+    body: consoleTokenSchema,
+    status: 201,
+  },
+  async (c) => {
     const app = await requireApp(c.var.db, c.req.param("appkey"));
     const { sub, ttl_s } = await adminBody(c, consoleTokenSchema);
     // An ordinary MQTT token of that user (the same as POST /psp/mqtt/token): its rights are
@@ -117,8 +171,18 @@ export const adminConsole = new Hono<AppEnv>()
       ttl_s ?? CONSOLE_TOKEN_TTL_S,
     );
     return c.json({ token, sub, app: app.name, expires_at: new Date(exp * 1000).toISOString() }, 201);
-  })
-  .get("/:appkey/groups/:group_id/presence", async (c) => {
+  },
+);
+route(
+  adminConsole,
+  "admin",
+  {
+    method: "get",
+    path: "/{appkey}/groups/{group_id}/presence",
+    summary: "A group's members with their presence",
+    query: membersQuery,
+  },
+  async (c) => {
     const app = await requireApp(c.var.db, c.req.param("appkey"));
     const groupId = idOf("group_id", c.req.param("group_id"));
     const q = adminQuery(c, membersQuery);
@@ -134,4 +198,5 @@ export const adminConsole = new Hono<AppEnv>()
       }),
     );
     return c.json({ group_id: groupId, items, next_cursor: page.next_cursor });
-  });
+  },
+);

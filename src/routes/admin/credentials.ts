@@ -1,7 +1,6 @@
-import { Hono } from "hono";
 import { z } from "zod";
 import { testDevices } from "../../db/schema";
-import type { AppEnv } from "../../env";
+import { api, route } from "../../http/openapi";
 import { adminBody } from "../../http/validate";
 import { requireApp } from "../../services/apps";
 import { assertSigningKey, configuredProviders, putCredentials } from "../../services/credentials";
@@ -47,27 +46,67 @@ const fcmSchema = z.strictObject({
 const testDeviceSchema = z.strictObject({ device_token: z.string().regex(/^[A-Za-z0-9:_.-]{1,256}$/) });
 
 /** CONTRACT §1: provider credentials (stored encrypted, never shown) and test devices. */
-export const adminCredentials = new Hono<AppEnv>()
-  .put("/:appkey/credentials/apns", async (c) => {
+export const adminCredentials = api();
+route(
+  adminCredentials,
+  "admin",
+  {
+    method: "put",
+    path: "/{appkey}/credentials/apns",
+    summary: "Store APNs token-auth credentials (the .p8 key, encrypted at rest)",
+    body: apnsSchema,
+  },
+  async (c) => {
     const app = await requireApp(c.var.db, c.req.param("appkey"));
     const creds = await adminBody(c, apnsSchema);
     await assertSigningKey("private_key", creds.private_key, "ES256");
     await putCredentials(c.var.db, c.env.CREDENTIALS_KEY, app.id, "apns", creds);
     return c.json({ appkey: app.appkey, providers: await configuredProviders(c.var.db, app.id) });
-  })
-  .put("/:appkey/credentials/getui", async (c) => {
+  },
+);
+route(
+  adminCredentials,
+  "admin",
+  {
+    method: "put",
+    path: "/{appkey}/credentials/getui",
+    summary: "Store Getui credentials",
+    body: getuiSchema,
+  },
+  async (c) => {
     const app = await requireApp(c.var.db, c.req.param("appkey"));
     await putCredentials(c.var.db, c.env.CREDENTIALS_KEY, app.id, "getui", await adminBody(c, getuiSchema));
     return c.json({ appkey: app.appkey, providers: await configuredProviders(c.var.db, app.id) });
-  })
-  .put("/:appkey/credentials/fcm", async (c) => {
+  },
+);
+route(
+  adminCredentials,
+  "admin",
+  {
+    method: "put",
+    path: "/{appkey}/credentials/fcm",
+    summary: "Store the FCM service account (an object or its JSON text)",
+    body: fcmSchema,
+  },
+  async (c) => {
     const app = await requireApp(c.var.db, c.req.param("appkey"));
     const { service_account } = await adminBody(c, fcmSchema);
     await assertSigningKey("service_account.private_key", service_account.private_key, "RS256");
     await putCredentials(c.var.db, c.env.CREDENTIALS_KEY, app.id, "fcm", { service_account });
     return c.json({ appkey: app.appkey, providers: await configuredProviders(c.var.db, app.id) });
-  })
-  .post("/:appkey/test-devices", async (c) => {
+  },
+);
+route(
+  adminCredentials,
+  "admin",
+  {
+    method: "post",
+    path: "/{appkey}/test-devices",
+    summary: "Mark a test device (production_mode=false sends only to these)",
+    body: testDeviceSchema,
+    status: 201,
+  },
+  async (c) => {
     const app = await requireApp(c.var.db, c.req.param("appkey"));
     const { device_token } = await adminBody(c, testDeviceSchema);
     await c.var.db
@@ -75,4 +114,5 @@ export const adminCredentials = new Hono<AppEnv>()
       .values({ appId: app.id, deviceToken: device_token })
       .onConflictDoNothing();
     return c.json({ device_token, test: true }, 201);
-  });
+  },
+);

@@ -1,8 +1,7 @@
-import { Hono } from "hono";
-import type { AppEnv } from "../../env";
 import { adminFail } from "../../errors";
 import { adminError } from "../../http/envelopes";
 import { BODY_LIMITS, limitBody } from "../../http/limits";
+import { api } from "../../http/openapi";
 import { adminApps } from "./apps";
 import { adminAuth } from "./auth";
 import { adminConsole } from "./console";
@@ -13,7 +12,7 @@ import { adminTechnicians } from "./technicians";
 import { adminUsers } from "./users";
 
 /** `/api/admin/*` (CONTRACT §1): bearer ADMIN_TOKEN, JSON in and out. */
-export const adminApi = new Hono<AppEnv>();
+export const adminApi = api();
 adminApi.onError(adminError);
 adminApi.use("*", adminAuth);
 adminApi.use(

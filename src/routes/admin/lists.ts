@@ -1,8 +1,7 @@
 import { and, eq } from "drizzle-orm";
-import { Hono } from "hono";
 import { groups } from "../../db/schema";
-import type { AppEnv } from "../../env";
 import { adminFail } from "../../errors";
+import { api, route } from "../../http/openapi";
 import { adminQuery } from "../../http/validate";
 import { userHub } from "../../hubs/common";
 import { IDENTIFIER } from "../../lib/ids";
@@ -27,20 +26,44 @@ const idOf = (name: string, raw: string) => {
 };
 
 /** Paged lists of any app, and technicians (docs/admin-api.md "Lists"): `{items, next_cursor}`. */
-export const adminLists = new Hono<AppEnv>()
-  .get("/apps/:appkey/tasks", async (c) => {
+export const adminLists = api();
+route(
+  adminLists,
+  "admin",
+  { method: "get", path: "/apps/{appkey}/tasks", summary: "An app's tasks, newest first", query: tasksQuery },
+  async (c) => {
     const app = await requireApp(c.var.db, c.req.param("appkey"));
     return c.json(await listTasks(c.var.db, app.id, adminQuery(c, tasksQuery)));
-  })
-  .get("/apps/:appkey/devices", async (c) => {
+  },
+);
+route(
+  adminLists,
+  "admin",
+  { method: "get", path: "/apps/{appkey}/devices", summary: "An app's devices", query: devicesQuery },
+  async (c) => {
     const app = await requireApp(c.var.db, c.req.param("appkey"));
     return c.json(await listDevices(c.var.db, app.id, adminQuery(c, devicesQuery)));
-  })
-  .get("/apps/:appkey/groups", async (c) => {
+  },
+);
+route(
+  adminLists,
+  "admin",
+  { method: "get", path: "/apps/{appkey}/groups", summary: "An app's groups", query: groupsQuery },
+  async (c) => {
     const app = await requireApp(c.var.db, c.req.param("appkey"));
     return c.json(await listGroups(c.var.db, app.id, adminQuery(c, groupsQuery)));
-  })
-  .get("/apps/:appkey/groups/:group_id/members", async (c) => {
+  },
+);
+route(
+  adminLists,
+  "admin",
+  {
+    method: "get",
+    path: "/apps/{appkey}/groups/{group_id}/members",
+    summary: "A group's members",
+    query: membersQuery,
+  },
+  async (c) => {
     const app = await requireApp(c.var.db, c.req.param("appkey"));
     const groupId = idOf("group_id", c.req.param("group_id"));
     const q = adminQuery(c, membersQuery);
@@ -49,11 +72,22 @@ export const adminLists = new Hono<AppEnv>()
     });
     if (!group) throw adminFail(404, "group_not_found", `no group ${groupId} in this app`);
     return c.json({ group_id: groupId, ...(await listMembers(c.var.db, app.id, groupId, q)) });
-  })
-  .get("/apps/:appkey/users/:user_id/sessions", async (c) => {
+  },
+);
+route(
+  adminLists,
+  "admin",
+  { method: "get", path: "/apps/{appkey}/users/{user_id}/sessions", summary: "A user's MQTT sessions" },
+  async (c) => {
     const app = await requireApp(c.var.db, c.req.param("appkey"));
     const who = { app: app.name, id: idOf("user_id", c.req.param("user_id")) };
     const sessions = await userHub(c.env, who).sessions(who);
     return c.json({ appkey: app.appkey, user_id: who.id, sessions });
-  })
-  .get("/technicians", async (c) => c.json(await listTechnicians(c.var.db, adminQuery(c, techniciansQuery))));
+  },
+);
+route(
+  adminLists,
+  "admin",
+  { method: "get", path: "/technicians", summary: "Technicians, by id", query: techniciansQuery },
+  async (c) => c.json(await listTechnicians(c.var.db, adminQuery(c, techniciansQuery))),
+);

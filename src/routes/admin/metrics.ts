@@ -1,7 +1,6 @@
-import { Hono } from "hono";
 import { z } from "zod";
 import type { AppRow } from "../../db/schema";
-import type { AppEnv } from "../../env";
+import { api, route } from "../../http/openapi";
 import { adminQuery } from "../../http/validate";
 import { appRegistry, REGISTRY_SHARDS } from "../../hubs/app-registry";
 import { type MetricRow, metricsHub, RETENTION_MINUTES } from "../../hubs/metrics";
@@ -95,21 +94,32 @@ function prometheus(apps: Awaited<ReturnType<typeof appMetrics>>[]): string {
 }
 
 /** `GET /api/admin/metrics` (docs/admin-api.md "Metrics"): JSON, or Prometheus text. */
-export const adminMetrics = new Hono<AppEnv>().get("/", async (c) => {
-  const q = adminQuery(c, metricsQuery);
-  const apps = q.appkey
-    ? [await requireApp(c.var.db, q.appkey)]
-    : await c.var.db.query.apps.findMany({ orderBy: (a, { asc }) => asc(a.id) });
-  const all = await Promise.all(apps.map((a) => appMetrics(c.env, a, q.minutes)));
-  const wantsText = q.format
-    ? q.format === "prometheus"
-    : /\btext\/plain\b/.test(c.req.header("accept") ?? "");
-  if (wantsText) {
-    return c.body(prometheus(all), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
-  }
-  return c.json({
-    generated_at: new Date().toISOString(),
-    minutes: q.minutes,
-    apps: all.map(({ raw_totals: _, ...a }) => a),
-  });
-});
+export const adminMetrics = api();
+route(
+  adminMetrics,
+  "admin",
+  {
+    method: "get",
+    path: "/",
+    summary: "Per-app metrics: JSON, or Prometheus text (format=prometheus or Accept: text/plain)",
+    query: metricsQuery,
+  },
+  async (c) => {
+    const q = adminQuery(c, metricsQuery);
+    const apps = q.appkey
+      ? [await requireApp(c.var.db, q.appkey)]
+      : await c.var.db.query.apps.findMany({ orderBy: (a, { asc }) => asc(a.id) });
+    const all = await Promise.all(apps.map((a) => appMetrics(c.env, a, q.minutes)));
+    const wantsText = q.format
+      ? q.format === "prometheus"
+      : /\btext\/plain\b/.test(c.req.header("accept") ?? "");
+    if (wantsText) {
+      return c.body(prometheus(all), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+    }
+    return c.json({
+      generated_at: new Date().toISOString(),
+      minutes: q.minutes,
+      apps: all.map(({ raw_totals: _, ...a }) => a),
+    });
+  },
+);

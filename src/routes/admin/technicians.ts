@@ -1,7 +1,8 @@
-import { type Context, Hono } from "hono";
+import type { Context } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../../env";
 import { adminFail } from "../../errors";
+import { api, route } from "../../http/openapi";
 import { adminBody } from "../../http/validate";
 import { certify, createOrder } from "../../services/orders";
 import { setBanned } from "../../services/revocation";
@@ -35,8 +36,17 @@ const ban = async (c: Context<AppEnv>, banned: boolean) => {
 };
 
 /** CONTRACT §1: technician certification and orders (seed 000's pushes follow). */
-export const adminTechnicians = new Hono<AppEnv>()
-  .post("/technicians/:id/certification", async (c) => {
+export const adminTechnicians = api();
+route(
+  adminTechnicians,
+  "admin",
+  {
+    method: "post",
+    path: "/technicians/{id}/certification",
+    summary: "VERIFIED or REJECTED, and the result pushed to the technician",
+    body: certificationSchema,
+  },
+  async (c) => {
     const id = Number(c.req.param("id"));
     const { approved, message } = await adminBody(c, certificationSchema);
     const result = Number.isInteger(id)
@@ -44,11 +54,30 @@ export const adminTechnicians = new Hono<AppEnv>()
       : null;
     if (!result) throw adminFail(404, "technician_not_found", `no technician ${c.req.param("id")}`);
     return c.json({ technician: accountView(result.technician), task_id: result.taskId });
-  })
-  .post("/technicians/:id/ban", (c) => ban(c, true))
-  .post("/technicians/:id/unban", (c) => ban(c, false))
-  .post("/orders", async (c) => {
+  },
+);
+route(
+  adminTechnicians,
+  "admin",
+  { method: "post", path: "/technicians/{id}/ban", summary: "Ban: ends its sessions and MQTT connections" },
+  (c) => ban(c, true),
+);
+route(adminTechnicians, "admin", { method: "post", path: "/technicians/{id}/unban", summary: "Unban" }, (c) =>
+  ban(c, false),
+);
+route(
+  adminTechnicians,
+  "admin",
+  {
+    method: "post",
+    path: "/orders",
+    summary: "Create an order and push NEW_ORDER to every VERIFIED technician",
+    body: orderSchema,
+    status: 201,
+  },
+  async (c) => {
     const input = await adminBody(c, orderSchema);
     const { order, taskId, technicians } = await createOrder(c.var.db, c.env.PUSH_QUEUE, input);
     return c.json({ order: orderView(order), task_id: taskId, technicians }, 201);
-  });
+  },
+);

@@ -1,9 +1,8 @@
 import { and, eq } from "drizzle-orm";
-import { Hono } from "hono";
 import { z } from "zod";
 import { devices } from "../../db/schema";
-import type { AppEnv } from "../../env";
 import { pspFail } from "../../errors";
+import { api, route } from "../../http/openapi";
 import { pspBody } from "./body";
 import { identifier } from "./schemas";
 
@@ -19,8 +18,12 @@ const deviceSchema = z
   .refine((d) => d.provider !== "apns" || d.platform === "ios", "apns devices are ios devices");
 
 /** CONTRACT §2: devices. Re-registering a token moves it (platform, provider, user). */
-export const pspDevices = new Hono<AppEnv>()
-  .post("/", async (c) => {
+export const pspDevices = api();
+route(
+  pspDevices,
+  "psp",
+  { method: "post", path: "/", summary: "Register (or re-register) a device", body: deviceSchema },
+  async (c) => {
     const d = await pspBody(c, deviceSchema);
     const values = {
       platform: d.platform,
@@ -41,8 +44,17 @@ export const pspDevices = new Hono<AppEnv>()
         user_id: d.user_id ?? null,
       },
     });
-  })
-  .delete("/:device_token", async (c) => {
+  },
+);
+route(
+  pspDevices,
+  "psp",
+  {
+    method: "delete",
+    path: "/{device_token}",
+    summary: "Unregister a device (404, code 3002, when unknown)",
+  },
+  async (c) => {
     const token = c.req.param("device_token");
     const gone = await c.var.db
       .delete(devices)
@@ -50,4 +62,5 @@ export const pspDevices = new Hono<AppEnv>()
       .returning({ t: devices.deviceToken });
     if (gone.length === 0) throw pspFail(404, 3002, "unknown device token");
     return c.json({ ret: "SUCCESS", data: { device_token: token } });
-  });
+  },
+);

@@ -1,8 +1,7 @@
 import { and, count, eq, inArray } from "drizzle-orm";
-import { Hono } from "hono";
 import { groupMembers, groups } from "../../db/schema";
-import type { AppEnv } from "../../env";
 import { pspFail } from "../../errors";
+import { api, route } from "../../http/openapi";
 import { groupHub, userHub } from "../../hubs/common";
 import { chunks, IN_CHUNK } from "../../lib/chunks";
 import { requireGroup, unknownGroup } from "../../services/groups";
@@ -10,8 +9,18 @@ import { pspBody, pspParse } from "./body";
 import { groupSchema, identifier, membersSchema } from "./schemas";
 
 /** CONTRACT §2: groups / organisation units and their members. */
-export const pspGroups = new Hono<AppEnv>()
-  .put("/:group_id", async (c) => {
+export const pspGroups = api();
+route(
+  pspGroups,
+  "psp",
+  {
+    method: "put",
+    path: "/{group_id}",
+    summary: "Create or update a group / organisation unit",
+    params: { group_id: identifier },
+    body: groupSchema,
+  },
+  async (c) => {
     const groupId = pspParse(identifier, c.req.param("group_id"));
     const input = await pspBody(c, groupSchema);
     const { db, app } = c.var;
@@ -38,8 +47,19 @@ export const pspGroups = new Hono<AppEnv>()
         set: { name, parentId, updatedAt: Date.now() },
       });
     return c.json({ ret: "SUCCESS", data: { group_id: groupId, name, parent_id: parentId } });
-  })
-  .post("/:group_id/members", async (c) => {
+  },
+);
+route(
+  pspGroups,
+  "psp",
+  {
+    method: "post",
+    path: "/{group_id}/members",
+    summary: "Add and remove members",
+    params: { group_id: identifier },
+    body: membersSchema,
+  },
+  async (c) => {
     const groupId = pspParse(identifier, c.req.param("group_id"));
     const input = await pspBody(c, membersSchema);
     const { db, app } = c.var;
@@ -76,4 +96,5 @@ export const pspGroups = new Hono<AppEnv>()
       ret: "SUCCESS",
       data: { group_id: groupId, added: add, removed: remove, members: total?.n ?? 0 },
     });
-  });
+  },
+);

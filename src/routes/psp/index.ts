@@ -1,8 +1,7 @@
-import { Hono } from "hono";
-import type { AppEnv } from "../../env";
 import { pspFail } from "../../errors";
 import { pspError } from "../../http/envelopes";
 import { BODY_LIMITS, limitBody } from "../../http/limits";
+import { api, route } from "../../http/openapi";
 import { appView } from "../../services/apps";
 import { pspAuth } from "./auth";
 import { pspDevices } from "./devices";
@@ -14,7 +13,7 @@ import { pspReceipts } from "./receipts";
 import { pspUsers } from "./users";
 
 /** `/psp/*` (seed 003, CONTRACT §2): every call authenticated first, answers in seed 003's envelope. */
-export const pspApi = new Hono<AppEnv>();
+export const pspApi = api();
 pspApi.onError(pspError);
 // Before authentication, which reads the body to check the sign.
 pspApi.use(
@@ -23,7 +22,7 @@ pspApi.use(
 );
 pspApi.use("*", pspAuth);
 
-pspApi.get("/app", (c) => {
+route(pspApi, "psp", { method: "get", path: "/app", summary: "The calling app and its settings" }, (c) => {
   // CONTRACT §2's fields exactly: the admin-only settings are left out.
   const {
     created_at: _,

@@ -63,3 +63,45 @@ export const traceQuery = z
     message: "give device_token or user_id (one of them)",
     path: ["device_token"],
   });
+
+/**
+ * The push body as OpenAPI shows it. The handler validates with parsePushRequest (src/push/request.ts),
+ * step by step in the order of CONTRACT §2's error table, so that each mistake gets its own code;
+ * this schema describes that body and is not used to validate.
+ */
+export const pushBodyDoc = z.object({
+  type: z.enum(["unicast", "listcast", "groupcast", "broadcast", "customizedcast"]),
+  device_tokens: z.string().optional().describe("unicast: one token; listcast: comma-separated, at most 500"),
+  alias: z.string().optional().describe("customizedcast: a user id (comma-separated, at most 500)"),
+  group_id: identifier.optional().describe("groupcast: the group and every sub-group"),
+  production_mode: z.union([z.boolean(), z.enum(["true", "false"])]).optional(),
+  description: z.string().optional(),
+  payload: z.object({
+    display_type: z.enum(["notification", "message"]),
+    production_mode: z.union([z.boolean(), z.enum(["true", "false"])]).optional(),
+    body: z.looseObject({
+      title: z.string().optional().describe("notification: required"),
+      text: z.string().optional(),
+      custom: z
+        .unknown()
+        .optional()
+        .describe(
+          "message: required; its push_type names the MQTT topic's last level; config: the config string",
+        ),
+    }),
+  }),
+  policy: z
+    .object({
+      start_time: z
+        .string()
+        .optional()
+        .describe("yyyy-MM-dd HH:mm:ss (UTC+8) or ISO 8601; at most 7 days ahead"),
+      expire_time: z.string().optional(),
+      out_biz_no: z
+        .string()
+        .max(64)
+        .optional()
+        .describe("idempotency key: the same value answers the first task_id"),
+    })
+    .optional(),
+});

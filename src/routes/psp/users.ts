@@ -1,8 +1,7 @@
-import { Hono } from "hono";
 import { z } from "zod";
-import type { AppEnv } from "../../env";
 import { pspFail } from "../../errors";
 import { parseJsonObject } from "../../http/body";
+import { api, route } from "../../http/openapi";
 import { kickUser, revokeUserTokens } from "../../services/revocation";
 import { pspParse } from "./body";
 import { identifier, kickSchema } from "./schemas";
@@ -16,16 +15,40 @@ const optionalBody = async (text: string) => {
 };
 
 /** Operator calls on one user of the calling app (docs/partner-api.md "Users"). */
-export const pspUsers = new Hono<AppEnv>()
-  .post("/:user_id/revoke-tokens", async (c) => {
+const revokeSchema = z.strictObject({});
+
+export const pspUsers = api();
+route(
+  pspUsers,
+  "psp",
+  {
+    method: "post",
+    path: "/{user_id}/revoke-tokens",
+    summary: "Make every MQTT token of the user invalid and close its connections",
+    params: { user_id: identifier },
+    body: revokeSchema,
+  },
+  async (c) => {
     const userId = pspParse(identifier, c.req.param("user_id"));
-    pspParse(z.strictObject({}), await optionalBody(await c.req.text()));
+    pspParse(revokeSchema, await optionalBody(await c.req.text()));
     const { closed, generation } = await revokeUserTokens(c.var.db, c.env, c.var.app, userId);
     return c.json({ ret: "SUCCESS", data: { user_id: userId, token_generation: generation, closed } });
-  })
-  .post("/:user_id/kick", async (c) => {
+  },
+);
+route(
+  pspUsers,
+  "psp",
+  {
+    method: "post",
+    path: "/{user_id}/kick",
+    summary: "Close the user's MQTT connections (one client id, or all)",
+    params: { user_id: identifier },
+    body: kickSchema,
+  },
+  async (c) => {
     const userId = pspParse(identifier, c.req.param("user_id"));
     const { client_id } = pspParse(kickSchema, await optionalBody(await c.req.text()));
     const { closed } = await kickUser(c.env, c.var.app, userId, client_id);
     return c.json({ ret: "SUCCESS", data: { user_id: userId, closed } });
-  });
+  },
+);

@@ -1,10 +1,9 @@
-import { Hono } from "hono";
-import type { AppEnv } from "../../env";
 import { accountFail } from "../../errors";
 import { joinedIssues, readParams } from "../../http/body";
+import { api, route } from "../../http/openapi";
 import { answerInvitation, invitePartner, listOrders, takeOrder } from "../../services/orders";
 import { orderView } from "../../services/technician-push";
-import { orderListParams } from "./schemas";
+import { invitationParams, orderListParams } from "./schemas";
 import { requireTechnician } from "./session";
 
 const idParam = (raw: string, what: string) => {
@@ -30,8 +29,18 @@ const invitationView = (i: {
 });
 
 /** CONTRACT §4: orders, taking them, partner invitations and their answers. */
-export const technicianOrders = new Hono<AppEnv>()
-  .get("/orders", requireTechnician, async (c) => {
+export const technicianOrders = api();
+route(
+  technicianOrders,
+  "technician",
+  {
+    method: "get",
+    path: "/orders",
+    summary: "Open NEWLY_CREATED orders (scope=open) or the technician's own (scope=mine), paged",
+    query: orderListParams,
+  },
+  requireTechnician,
+  async (c) => {
     const parsed = orderListParams.safeParse(c.req.query());
     if (!parsed.success) throw accountFail(joinedIssues(parsed.error, ["scope", "page", "pageSize"]));
     const { scope, page, pageSize } = parsed.data;
@@ -39,12 +48,29 @@ export const technicianOrders = new Hono<AppEnv>()
       status: true,
       message: await listOrders(c.var.db, c.var.technician, scope, page, pageSize),
     });
-  })
-  .post("/orders/:id/take", requireTechnician, async (c) => {
+  },
+);
+route(
+  technicianOrders,
+  "technician",
+  { method: "post", path: "/orders/{id}/take", summary: "A VERIFIED technician takes a NEWLY_CREATED order" },
+  requireTechnician,
+  async (c) => {
     const order = await takeOrder(c.var.db, c.var.technician, idParam(c.req.param("id"), "订单"));
     return c.json({ status: true, message: orderView(order) });
-  })
-  .post("/orders/:id/invitations", requireTechnician, async (c) => {
+  },
+);
+route(
+  technicianOrders,
+  "technician",
+  {
+    method: "post",
+    path: "/orders/{id}/invitations",
+    summary: "The order's main technician invites a VERIFIED partner",
+    body: invitationParams,
+  },
+  requireTechnician,
+  async (c) => {
     const params = await readParams(c);
     const partnerId = Number(params.partnerId);
     if (!Number.isInteger(partnerId) || partnerId <= 0) throw accountFail("partnerId不能为空");
@@ -56,8 +82,14 @@ export const technicianOrders = new Hono<AppEnv>()
       partnerId,
     );
     return c.json({ status: true, message: invitationView(invitation) });
-  })
-  .post("/invitations/:id/accept", requireTechnician, async (c) => {
+  },
+);
+route(
+  technicianOrders,
+  "technician",
+  { method: "post", path: "/invitations/{id}/accept", summary: "The partner accepts (secondTechId set)" },
+  requireTechnician,
+  async (c) => {
     const r = await answerInvitation(
       c.var.db,
       c.env.PUSH_QUEUE,
@@ -66,8 +98,14 @@ export const technicianOrders = new Hono<AppEnv>()
       true,
     );
     return c.json({ status: true, message: { ...invitationView(r), order: r.order } });
-  })
-  .post("/invitations/:id/reject", requireTechnician, async (c) => {
+  },
+);
+route(
+  technicianOrders,
+  "technician",
+  { method: "post", path: "/invitations/{id}/reject", summary: "The partner rejects" },
+  requireTechnician,
+  async (c) => {
     const r = await answerInvitation(
       c.var.db,
       c.env.PUSH_QUEUE,
@@ -76,4 +114,5 @@ export const technicianOrders = new Hono<AppEnv>()
       false,
     );
     return c.json({ status: true, message: { ...invitationView(r), order: r.order } });
-  });
+  },
+);

@@ -1,7 +1,6 @@
-import { Hono } from "hono";
-import type { AppEnv } from "../../env";
 import { accountFail, resultFail } from "../../errors";
 import { joinedIssues, readParams } from "../../http/body";
+import { api, route } from "../../http/openapi";
 import {
   reportLocation,
   searchTechnicians,
@@ -15,28 +14,70 @@ import { requireTechnician } from "./session";
 const PROFILE_FIELDS = Object.keys(profileParams.shape);
 
 /** Seed 001 §8–10 and CONTRACT §4's PUT me and certification. Every call needs a login. */
-export const profile = new Hono<AppEnv>()
-  .get("/me", requireTechnician, (c) => c.json({ status: true, message: meView(c.var.technician) }))
-  .put("/me", requireTechnician, async (c) => {
+const certificationParams = profileParams.pick({ name: true, idNo: true });
+
+export const profile = api();
+route(
+  profile,
+  "technician",
+  { method: "get", path: "/me", summary: "The logged-in technician" },
+  requireTechnician,
+  (c) => c.json({ status: true, message: meView(c.var.technician) }),
+);
+route(
+  profile,
+  "technician",
+  { method: "put", path: "/me", summary: "Update profile fields", body: profileParams },
+  requireTechnician,
+  async (c) => {
     const parsed = profileParams.safeParse(await readParams(c));
     if (!parsed.success) throw accountFail(joinedIssues(parsed.error, PROFILE_FIELDS));
     const row = await updateProfile(c.var.db, c.var.technician, parsed.data);
     return c.json({ status: true, message: accountView(row) });
-  })
-  .post("/certification", requireTechnician, async (c) => {
-    const parsed = profileParams.pick({ name: true, idNo: true }).safeParse(await readParams(c));
+  },
+);
+route(
+  profile,
+  "technician",
+  {
+    method: "post",
+    path: "/certification",
+    summary: "Submit for verification (needs name, idNo, idPhoto): IN_VERIFICATION",
+    body: certificationParams,
+  },
+  requireTechnician,
+  async (c) => {
+    const parsed = certificationParams.safeParse(await readParams(c));
     if (!parsed.success) throw accountFail(joinedIssues(parsed.error, ["name", "idNo"]));
     const row = await submitCertification(c.var.db, c.var.technician, parsed.data);
     return c.json({ status: true, message: accountView(row) });
-  })
-  .get("/", requireTechnician, async (c) => {
+  },
+);
+route(
+  profile,
+  "technician",
+  { method: "get", path: "/", summary: "Search technicians (needs a login)", query: searchParams },
+  requireTechnician,
+  async (c) => {
     const parsed = searchParams.safeParse(c.req.query());
     if (!parsed.success) throw accountFail(joinedIssues(parsed.error, ["query", "page", "pageSize"]));
     const { query, page, pageSize } = parsed.data;
     if (!query) throw accountFail("query不能为空");
     return c.json({ status: true, message: await searchTechnicians(c.var.db, query, page, pageSize) });
-  })
-  .post("/location", requireTechnician, async (c) => {
+  },
+);
+route(
+  profile,
+  "technician",
+  {
+    method: "post",
+    path: "/location",
+    summary: "Report the location (at most once a minute)",
+    body: locationParams,
+    envelope: "result",
+  },
+  requireTechnician,
+  async (c) => {
     const parsed = locationParams.safeParse(await readParams(c));
     if (!parsed.success) throw resultFail("INVALID_PARAMETER", joinedIssues(parsed.error, LOCATION_FIELDS));
     if (!(await reportLocation(c.var.db, c.var.technician.id, parsed.data))) {
@@ -49,4 +90,5 @@ export const profile = new Hono<AppEnv>()
       });
     }
     return c.json({ result: true, message: "", error: "", data: null });
-  });
+  },
+);

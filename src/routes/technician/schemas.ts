@@ -26,6 +26,8 @@ export const resetParams = registerParams;
 export const changePasswordParams = z.object({ oldPassword: passwordParam, newPassword: passwordParam });
 export const verifySmsParams = z.object({ phone: textParam });
 export const pushIdParams = z.object({ pushId: textParam });
+/** `POST …/orders/:id/invitations`: the partner's technician id (the handler reads it as a number). */
+export const invitationParams = z.object({ partnerId: textParam });
 
 /** A text field: a string or null; anything else (a number, an object) is a format error, not zod's English. */
 const textOrNull = (label: string) => z.union([z.string(), z.null()], { error: `${label}格式错误` });

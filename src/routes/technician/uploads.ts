@@ -1,9 +1,9 @@
 import { eq } from "drizzle-orm";
-import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { z } from "zod";
 import { technicians } from "../../db/schema";
-import type { AppEnv } from "../../env";
 import { resultFail } from "../../errors";
+import { api, route } from "../../http/openapi";
 import { randomDigits } from "../../lib/crypto";
 import { sniffImage, uploadStamp } from "../../lib/images";
 import { requireTechnician } from "./session";
@@ -23,8 +23,18 @@ export const uploadPath = (kind: Kind, name: string) => `/uploads/technician/${k
 export const keyOfPath = (path: string) => path.replace(/^\/uploads\//, "");
 
 const upload = (kind: Kind) =>
-  new Hono<AppEnv>().post(
-    "/",
+  route(
+    api(),
+    "technician",
+    {
+      method: "post",
+      path: "/",
+      summary:
+        kind === "avatar" ? "Upload the avatar (public)" : "Upload the ID photo (only its owner reads it)",
+      upload: true,
+      envelope: "result",
+      ok: z.string().describe("the upload's path, /uploads/technician/…"),
+    },
     requireTechnician,
     // Refuses an oversize body from its Content-Length, or while streaming it, before anything is stored.
     bodyLimit({ maxSize: MAX_UPLOAD_BYTES + MULTIPART_SLACK, onError: () => Promise.reject(tooLarge()) }),
