@@ -108,6 +108,12 @@ route(
 route(
   app,
   "public",
+  { method: "get", path: "/console/", summary: "The operators' console (static)" },
+  consoleFile,
+);
+route(
+  app,
+  "public",
   { method: "get", path: "/console/{file}", summary: "The console's files (static assets)" },
   consoleFile,
 );
