@@ -1,7 +1,5 @@
-import { and, eq } from "drizzle-orm";
 import { z } from "zod";
-import { groups } from "../../db/schema";
-import { AppError, adminFail } from "../../errors";
+import { AppError } from "../../errors";
 import { api, route } from "../../http/openapi";
 import { adminBody, adminQuery } from "../../http/validate";
 import { userHub } from "../../hubs/common";
@@ -10,10 +8,11 @@ import { signToken } from "../../lib/jwt";
 import { requireApp } from "../../services/apps";
 import { configuredProviders } from "../../services/credentials";
 import { taskTargets, traceTarget } from "../../services/delivery";
-import { listMembers, membersQuery } from "../../services/lists";
+import { membersQuery } from "../../services/lists";
 import { submitPush } from "../../services/push-submit";
 import { findTask, taskStatus } from "../../services/push-tasks";
 import { pushBodyDoc, targetsQuery, traceQuery } from "../psp/schemas";
+import { membersPage } from "./lists";
 
 /** Admin names for the partner codes the shared services throw (CONTRACT §2). */
 const ADMIN_CODES: Record<number, string> = {
@@ -38,12 +37,6 @@ const asAdmin = async <T>(work: () => Promise<T>): Promise<T> => {
     }
     throw err;
   }
-};
-
-const idOf = (name: string, raw: string) => {
-  if (!IDENTIFIER.test(raw))
-    throw adminFail(400, "invalid_parameter", `${name}: must match ^[A-Za-z0-9_.:-]{1,64}$`);
-  return raw;
 };
 
 /** The partner queries of GET /psp/push/targets and /trace, with the task id in the path. */
@@ -183,14 +176,7 @@ route(
     query: membersQuery,
   },
   async (c) => {
-    const app = await requireApp(c.var.db, c.req.param("appkey"));
-    const groupId = idOf("group_id", c.req.param("group_id"));
-    const q = adminQuery(c, membersQuery);
-    const group = await c.var.db.query.groups.findFirst({
-      where: and(eq(groups.appId, app.id), eq(groups.groupId, groupId)),
-    });
-    if (!group) throw adminFail(404, "group_not_found", `no group ${groupId} in this app`);
-    const page = await listMembers(c.var.db, app.id, groupId, q);
+    const { app, groupId, page } = await membersPage(c);
     const items = await Promise.all(
       page.items.map(async (m) => {
         const who = { app: app.name, id: m.user_id };

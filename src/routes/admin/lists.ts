@@ -1,5 +1,7 @@
 import { and, eq } from "drizzle-orm";
+import type { Context } from "hono";
 import { groups } from "../../db/schema";
+import type { AppEnv } from "../../env";
 import { adminFail } from "../../errors";
 import { api, route } from "../../http/openapi";
 import { adminQuery } from "../../http/validate";
@@ -19,10 +21,22 @@ import {
   techniciansQuery,
 } from "../../services/lists";
 
-const idOf = (name: string, raw: string) => {
+export const idOf = (name: string, raw: string) => {
   if (!IDENTIFIER.test(raw))
     throw adminFail(400, "invalid_parameter", `${name}: must match ^[A-Za-z0-9_.:-]{1,64}$`);
   return raw;
+};
+
+/** One page of the members of `:appkey`'s group `:group_id` (404 `group_not_found` if none). */
+export const membersPage = async (c: Context<AppEnv>) => {
+  const app = await requireApp(c.var.db, c.req.param("appkey") ?? "");
+  const groupId = idOf("group_id", c.req.param("group_id") ?? "");
+  const q = adminQuery(c, membersQuery);
+  const group = await c.var.db.query.groups.findFirst({
+    where: and(eq(groups.appId, app.id), eq(groups.groupId, groupId)),
+  });
+  if (!group) throw adminFail(404, "group_not_found", `no group ${groupId} in this app`);
+  return { app, groupId, page: await listMembers(c.var.db, app.id, groupId, q) };
 };
 
 /** Paged lists of any app, and technicians (docs/admin-api.md "Lists"): `{items, next_cursor}`. */
@@ -64,14 +78,8 @@ route(
     query: membersQuery,
   },
   async (c) => {
-    const app = await requireApp(c.var.db, c.req.param("appkey"));
-    const groupId = idOf("group_id", c.req.param("group_id"));
-    const q = adminQuery(c, membersQuery);
-    const group = await c.var.db.query.groups.findFirst({
-      where: and(eq(groups.appId, app.id), eq(groups.groupId, groupId)),
-    });
-    if (!group) throw adminFail(404, "group_not_found", `no group ${groupId} in this app`);
-    return c.json({ group_id: groupId, ...(await listMembers(c.var.db, app.id, groupId, q)) });
+    const { groupId, page } = await membersPage(c);
+    return c.json({ group_id: groupId, ...page });
   },
 );
 route(
