@@ -5,7 +5,7 @@ import { randomHex } from "../../src/lib/crypto";
 import { admin } from "../helpers/api";
 import { ecKeyPair } from "../helpers/keys";
 import { createApp, type TestApp } from "../helpers/psp";
-import { notification, psp, settled, silent, standIn, standInJson } from "../helpers/push";
+import { device, notification, psp, settled, silent, standIn, standInJson } from "../helpers/push";
 
 // Issue 14 §4: a provider that hangs or fails for one app slows no other app's pushes, and a
 // batch that is cut off or loses an answer neither drops a push nor shows it twice. Everything
@@ -55,20 +55,9 @@ const getuiApp = async () => {
   return { app, appId: creds.app_id };
 };
 
-const register = async (app: TestApp, provider: "apns" | "getui", userId?: string) => {
-  const token = provider === "apns" ? randomHex(32) : `getui-${randomHex(16)}`;
-  const r = await psp(app, "POST", "/psp/devices", {
-    device_token: token,
-    platform: provider === "apns" ? "ios" : "android",
-    provider,
-    user_id: userId,
-  });
-  expect(r.body.ret).toBe("SUCCESS");
-  return token;
-};
 const devices = async (app: TestApp, n: number) => {
   const out: string[] = [];
-  for (let i = 0; i < n; i++) out.push(await register(app, "apns"));
+  for (let i = 0; i < n; i++) out.push(await device(app, "apns"));
   return out;
 };
 
@@ -105,7 +94,7 @@ describe("provider isolation", () => {
     const a = await apnsApp();
     const b = await apnsApp();
     const aTokens = await devices(a.app, 10);
-    const bToken = await register(b.app, "apns");
+    const bToken = await device(b.app, "apns");
     await fault({ path: apnsPath, header: a.header, mode: "hang" });
 
     // Ten tasks of A (one batch each) are queued ahead of B's.
@@ -147,7 +136,7 @@ describe("provider isolation", () => {
 
   it("a lost APNs answer: sent again under the same apns-id and collapse id, the trace says why", async () => {
     const a = await apnsApp();
-    const token = await register(a.app, "apns");
+    const token = await device(a.app, "apns");
     await fault({ path: `${apnsPath}${token}`, mode: "late", ms: T + 1500, count: 1 });
     const taskId = await unicast(a.app, token);
     expect(await settled(a.app, taskId)).toMatchObject({ status: "done", sent: 1, failed: 0 });
@@ -169,7 +158,7 @@ describe("provider isolation", () => {
 
   it("a lost Getui answer: the retry carries the same request_id, Getui drops the copy, one push", async () => {
     const { app, appId } = await getuiApp();
-    const cid = await register(app, "getui");
+    const cid = await device(app, "getui");
     await fault({ path: `/getui/${appId}/push`, mode: "late", ms: T + 1500, count: 1 });
     const taskId = await unicast(app, cid);
     expect(await settled(app, taskId)).toMatchObject({ status: "done", sent: 1, failed: 0 });
