@@ -99,30 +99,14 @@ const consoleFile = async (c: Context<AppEnv>) => {
   const res = await c.env.ASSETS.fetch(c.req.raw);
   return new Response(res.body, res);
 };
-route(
-  app,
-  "public",
-  { method: "get", path: "/console", summary: "The operators' console (static)" },
-  consoleFile,
-);
-route(
-  app,
-  "public",
-  { method: "get", path: "/console/", summary: "The operators' console (static)" },
-  consoleFile,
-);
-route(
-  app,
-  "public",
-  { method: "get", path: "/console/{file}", summary: "The console's files (static assets)" },
-  consoleFile,
-);
-route(
-  app,
-  "public",
-  { method: "get", path: "/console/vendor/{file}", summary: "The console's libraries (static assets)" },
-  consoleFile,
-);
+for (const [path, summary] of [
+  ["/console", "The operators' console (static)"],
+  ["/console/", "The operators' console (static)"],
+  ["/console/{file}", "The console's files (static assets)"],
+  ["/console/vendor/{file}", "The console's libraries (static assets)"],
+] as const) {
+  route(app, "public", { method: "get", path, summary }, consoleFile);
+}
 app.route("/healthz", healthRoute);
 app.route("/api/admin", adminApi);
 app.route("/psp", pspApi);
