@@ -10,6 +10,10 @@ export default defineConfig(async () => {
     test: {
       // Console output (the Worker's request lines, wrangler's) is printed for failing tests only.
       silent: "passed-only" as const,
+      // Two test files at a time (vitest's default on 2 cores is one): most tests wait on timers,
+      // sockets and the runtime, not the CPU. The e2e files share one `wrangler dev`; nothing
+      // they run may rewrite what it watches (scripts/copy-if-changed.mjs).
+      maxWorkers: 2,
       projects: [
         {
           test: {
