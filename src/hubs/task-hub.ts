@@ -157,6 +157,11 @@ export class TaskHub extends DurableObject<Env> {
     return this.rpc("receipt", () => this.store.receipt(items, source, Date.now()));
   }
 
+  /** MQTT targets a user's session queue dropped at its bound; answers how many it failed. */
+  async dropped(msgIds: string[], detail: string): Promise<number> {
+    return this.rpc("dropped", () => this.store.dropped(msgIds, detail, Date.now()));
+  }
+
   async counts(): Promise<Counts> {
     return this.rpc("counts", () => this.reads.counts());
   }

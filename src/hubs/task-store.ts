@@ -1,4 +1,10 @@
-import { afterReceipt, type ReceiptState, type StoredState, type TargetChannel } from "../push/truth";
+import {
+  afterReceipt,
+  type ReceiptState,
+  SESSION_QUEUE_FULL,
+  type StoredState,
+  type TargetChannel,
+} from "../push/truth";
 
 /**
  * One task's delivery records in its TaskHub's SQLite: a row per target (a device, or an MQTT
@@ -235,6 +241,30 @@ export class TaskStore {
   }
 
   /**
+   * MQTT targets whose message a session's queue dropped at its bound (a UserHub reports them):
+   * failed as SESSION_QUEUE_FULL, unless already received (another session of the user had it)
+   * or ended otherwise. Answers how many it failed.
+   */
+  dropped(msgIds: string[], detail: string, now: number): number {
+    let failed = 0;
+    for (const msgId of msgIds) {
+      const row = this.sql
+        .exec<{ id: number }>(
+          `UPDATE targets SET state = 'failed', reason = ?, updated_at = ? WHERE msg_id = ? AND channel = 'mqtt'
+           AND state IN ('pending', 'sending', 'sent') RETURNING id`,
+          SESSION_QUEUE_FULL,
+          now,
+          msgId,
+        )
+        .toArray()[0];
+      if (!row) continue;
+      failed += 1;
+      this.event(row.id, now, "failed", "mqtt", detail);
+    }
+    return failed;
+  }
+
+  /**
    * Applies receipts: each msg_id moves its targets up (received < dismissed < opened). A
    * `received` reaching a target whose provider send has not started cancels that send. A PUBACK
    * counts for the MQTT target only. Answers how many msg_ids were known.
@@ -243,19 +273,27 @@ export class TaskStore {
     let known = 0;
     for (const item of items) {
       const rows = this.sql
-        .exec<Pick<TargetRow, "id" | "channel" | "state">>(
+        .exec<Pick<TargetRow, "id" | "channel" | "state" | "reason">>(
           source === "puback"
-            ? "SELECT id, channel, state FROM targets WHERE msg_id = ? AND channel = 'mqtt'"
-            : "SELECT id, channel, state FROM targets WHERE msg_id = ?",
+            ? "SELECT id, channel, state, reason FROM targets WHERE msg_id = ? AND channel = 'mqtt'"
+            : "SELECT id, channel, state, reason FROM targets WHERE msg_id = ?",
           item.msgId,
         )
         .toArray();
       if (rows.length === 0) continue;
       known += 1;
       for (const r of rows) {
-        const next = afterReceipt(r.state, item.state);
+        // One session's queue dropped it; another session of the user may still acknowledge it.
+        const dropped = r.state === "failed" && r.reason === SESSION_QUEUE_FULL;
+        const next = afterReceipt(dropped ? "sent" : r.state, item.state);
         if (!next) continue;
-        this.sql.exec("UPDATE targets SET state = ?, updated_at = ? WHERE id = ?", next, now, r.id);
+        this.sql.exec(
+          "UPDATE targets SET state = ?, reason = ?, updated_at = ? WHERE id = ?",
+          next,
+          dropped ? null : r.reason,
+          now,
+          r.id,
+        );
         const cancels = r.state === "pending" && r.channel !== "mqtt";
         this.event(
           r.id,

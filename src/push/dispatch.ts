@@ -7,7 +7,7 @@ import { MAX_QUEUE_DELAY_S } from "../services/push-tasks";
 import { type BatchResult, closeBatch, runBatch, taskOf } from "./batch";
 import { expandPage } from "./expand";
 import { runMqtt } from "./mqtt-retry";
-import type { QueueMessage, ReceiptMessage, TaskPageMessage } from "./tasks";
+import type { DroppedMessage, QueueMessage, ReceiptMessage, TaskPageMessage } from "./tasks";
 import { emitForApp, nowIso } from "./webhooks";
 
 /** Exponential backoff for a retried batch: base, 2 × base, 4 × base, … at most 10 minutes (base: PUSH_RETRY_BASE_S, 5 s). */
@@ -92,6 +92,11 @@ async function runReceipt(env: Env, m: ReceiptMessage): Promise<void> {
   await taskHub(env, m.taskId).receipt(m.receipts, m.source);
 }
 
+/** Pushes a session's queue dropped, queued by a UserHub (their TaskHub did not answer at once). */
+async function runDropped(env: Env, m: DroppedMessage): Promise<void> {
+  await taskHub(env, m.taskId).dropped(m.msgIds, m.detail);
+}
+
 /** A message that used up its retries: its remaining targets are recorded as failed. */
 async function runDead(env: Env, db: Db, body: QueueMessage): Promise<void> {
   if (body.kind === "batch" || body.kind === "mqtt") {
@@ -139,6 +144,11 @@ export async function dispatch(batch: MessageBatch<unknown>, env: Env): Promise<
       }
       if (body?.kind === "receipt") {
         await runReceipt(env, body);
+        message.ack();
+        continue;
+      }
+      if (body?.kind === "dropped") {
+        await runDropped(env, body);
         message.ack();
         continue;
       }

@@ -22,7 +22,9 @@ export type ReceiptMessage = {
   source: string;
   receipts: { msgId: string; state: "received" | "opened" | "dismissed" }[];
 };
-export type QueueMessage = TaskPageMessage | BatchMessage | MqttMessage | ReceiptMessage;
+/** Pushes a session's queue dropped, when their TaskHub did not answer the UserHub at once. */
+export type DroppedMessage = { kind: "dropped"; taskId: string; msgIds: string[]; detail: string };
+export type QueueMessage = TaskPageMessage | BatchMessage | MqttMessage | ReceiptMessage | DroppedMessage;
 
 /** The channel and target keys of a batch or MQTT message. */
 export function keysOf(m: BatchMessage | MqttMessage): { channel: string; targets: string[] } {
