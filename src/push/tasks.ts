@@ -13,8 +13,10 @@ export type BatchMessage = {
   targets: DeviceTarget[];
   /** Times the app's breaker for the provider held this batch back (src/push/breaker.ts). */
   deferred?: number;
+  /** Its key in the TaskHub, when not the default (a watchdog's resume: src/push/resume.ts). */
+  key?: string;
 };
-export type MqttMessage = { kind: "mqtt"; taskId: string; topics: string[] };
+export type MqttMessage = { kind: "mqtt"; taskId: string; topics: string[]; key?: string };
 /** Receipts a UserHub could not hand to their TaskHub at once (PUBACKs, MQTT receipts). */
 export type ReceiptMessage = {
   kind: "receipt";
@@ -35,6 +37,7 @@ export function keysOf(m: BatchMessage | MqttMessage): { channel: string; target
 
 /** A message's key in its TaskHub (a target is in one message only, so its first one names it). */
 export function batchKey(m: BatchMessage | MqttMessage): string {
+  if (m.key !== undefined) return m.key;
   const { channel, targets } = keysOf(m);
   return `${channel}:${targets[0] ?? ""}`;
 }
