@@ -12,7 +12,14 @@ import { logHubError } from "./common";
 import { Faults } from "./faults";
 import { MetricsBatch } from "./metrics";
 import { type Counts, TaskReads } from "./task-reads";
-import { type Claim, type NewTarget, type Outcome, type TargetRow, TaskStore } from "./task-store";
+import {
+  type Claim,
+  type NewTarget,
+  type Outcome,
+  type Resume,
+  type TargetRow,
+  TaskStore,
+} from "./task-store";
 
 /** One TaskHub per task id: the task's per-target delivery records (docs/design/delivery-truth.md). */
 export const taskHub = (env: Env, taskId: string) => env.TASK_HUB.get(env.TASK_HUB.idFromName(taskId));
@@ -112,15 +119,18 @@ export class TaskHub extends DurableObject<Env> {
    */
   async expand(
     taskId: string,
-    page: { rows: NewTarget[]; batches: string[]; last: boolean; expiresAt?: number },
+    page: { rows: NewTarget[]; batches: string[]; next: string | null; expiresAt?: number },
   ): Promise<boolean> {
     return this.rpc("expand", async () => {
       this.store.setMeta("task_id", taskId);
+      this.store.progress(Date.now());
       // New targets already sent (MQTT publishes during expansion) or failed count as outcomes.
       for (const r of this.store.add(page.rows, Date.now()))
         if (r.state !== "pending") this.metrics.add("deliveries", 1, r.channel, r.state);
       this.store.openBatches(page.batches);
-      if (page.last) this.store.setMeta("expanded", 1);
+      // The page after this one: where a resume starts again if its message is lost.
+      if (page.next === null) this.store.setMeta("expanded", 1);
+      else this.store.setMeta("cursor", page.next);
       if (page.expiresAt !== undefined && (await this.ctx.storage.getAlarm()) === null)
         await this.ctx.storage.setAlarm(page.expiresAt);
       return this.store.finishBatch(null);
@@ -129,15 +139,22 @@ export class TaskHub extends DurableObject<Env> {
 
   /** A queue message has every outcome it will get; answers whether the whole task has. */
   async finishBatch(key: string): Promise<boolean> {
-    return this.rpc("finishBatch", () => this.store.finishBatch(key));
+    return this.rpc("finishBatch", () => {
+      this.store.progress(Date.now());
+      return this.store.finishBatch(key);
+    });
   }
 
   async claim(channel: string, targets: string[], staleBefore: number): Promise<Claim> {
-    return this.rpc("claim", () => this.store.claim(channel, targets, Date.now(), staleBefore));
+    return this.rpc("claim", () => {
+      this.store.progress(Date.now());
+      return this.store.claim(channel, targets, Date.now(), staleBefore);
+    });
   }
 
   async record(channel: string, outcomes: Outcome[]): Promise<void> {
     return this.rpc("record", () => {
+      this.store.progress(Date.now());
       this.store.record(channel, outcomes, Date.now());
       for (const o of outcomes)
         this.metrics.add("deliveries", 1, channel, o.state === "pending" ? "retry" : o.state);
@@ -146,15 +163,29 @@ export class TaskHub extends DurableObject<Env> {
 
   async closeTargets(channel: string, targets: string[], state: StoredState, reason: string, detail: string) {
     return this.rpc("closeTargets", () => {
+      this.store.progress(Date.now());
       const closed = this.store.close(channel, targets, state, reason, detail, Date.now());
       this.metrics.add("deliveries", closed.length, channel, state);
       return closed;
     });
   }
 
+  /**
+   * The watchdog's resume of a task that made no progress since `staleBefore` (a queue message
+   * of it was lost): what to queue again, a page at a time; null when the task moved meanwhile.
+   */
+  async resume(staleBefore: number, after: number, limit: number, size: number): Promise<Resume | null> {
+    return this.rpc("resume", () => this.store.resume(staleBefore, after, limit, size, Date.now()));
+  }
+
   /** Receipts for this task's msg_ids; answers how many were known. */
   async receipt(items: { msgId: string; state: ReceiptState }[], source: string): Promise<number> {
     return this.rpc("receipt", () => this.store.receipt(items, source, Date.now()));
+  }
+
+  /** MQTT targets a user's session queue dropped at its bound; answers how many it failed. */
+  async dropped(msgIds: string[], detail: string): Promise<number> {
+    return this.rpc("dropped", () => this.store.dropped(msgIds, detail, Date.now()));
   }
 
   async counts(): Promise<Counts> {

@@ -1,4 +1,10 @@
-import { afterReceipt, type ReceiptState, type StoredState, type TargetChannel } from "../push/truth";
+import {
+  afterReceipt,
+  type ReceiptState,
+  SESSION_QUEUE_FULL,
+  type StoredState,
+  type TargetChannel,
+} from "../push/truth";
 
 /**
  * One task's delivery records in its TaskHub's SQLite: a row per target (a device, or an MQTT
@@ -65,6 +71,18 @@ const OPEN = "('pending', 'sending')";
 /** What a claim took, and since when another run holds the rest (null: nobody does). */
 export type Claim = { claimed: string[]; heldSince: number | null };
 
+/** One page of a stalled task's resume (TaskStore.resume). */
+export type Resume = {
+  /** The page message to queue again (no cursor: the first page), or null: the audience is expanded. */
+  page: { cursor?: string } | null;
+  /** Open targets in messages of one channel, each under its key (recorded open already). */
+  batches: { key: string; channel: string; targets: { target: string; userId: string | null }[] }[];
+  /** The `after` of the next page, or null: this was the last. */
+  next: number | null;
+  /** Nothing is left to send: every target has its outcome. */
+  complete: boolean;
+};
+
 export class TaskStore {
   constructor(private readonly sql: SqlStorage) {
     sql.exec(SCHEMA);
@@ -121,6 +139,64 @@ export class TaskStore {
       for (const e of r.events) this.event(inserted.id, now, e.state, channel, e.detail);
     }
     return added;
+  }
+
+  /** The task moved (a page expanded, a claim, an answer, a batch finished): see `resume`. */
+  progress(now: number): void {
+    this.setMeta("progress_at", now);
+  }
+
+  /**
+   * A task that made no progress since `staleBefore` has lost a queue message (a page, a batch,
+   * an MQTT retry): answers, a page of `limit` at a time (`after`: the previous page's `next`),
+   * what to queue again. Its open targets (pending, or claimed by a run that died) come in new
+   * messages of at most `size`, under keys of this resume (`r<n>:`) recorded as open; after the
+   * last page every older open key is closed, so the task waits for the new messages only.
+   * Targets sent, answered or received are not in them: nothing is sent twice, and a target a
+   * message still alive has meanwhile taken is skipped by its claim. Null when the task moved.
+   */
+  resume(staleBefore: number, after: number, limit: number, size: number, now: number): Resume | null {
+    if (after === 0) {
+      if (Number(this.getMeta("progress_at") ?? 0) >= staleBefore) return null;
+      this.setMeta("resumes", Number(this.getMeta("resumes") ?? 0) + 1);
+      this.progress(now);
+    }
+    const prefix = `r${this.getMeta("resumes")}:`;
+    const rows = this.sql
+      .exec<{ id: number; channel: string; target: string; user_id: string | null }>(
+        `SELECT id, channel, target, user_id FROM targets WHERE id > ? AND state IN ${OPEN} ORDER BY id LIMIT ?`,
+        after,
+        limit + 1,
+      )
+      .toArray();
+    const page = rows.slice(0, limit);
+    const byChannel = new Map<string, { target: string; userId: string | null }[]>();
+    for (const r of page) {
+      const list = byChannel.get(r.channel) ?? [];
+      list.push({ target: r.target, userId: r.user_id });
+      byChannel.set(r.channel, list);
+    }
+    const batches: Resume["batches"] = [];
+    for (const [channel, list] of byChannel)
+      for (let i = 0; i < list.length; i += size) {
+        const targets = list.slice(i, i + size);
+        batches.push({ key: `${prefix}${channel}:${targets[0]?.target}`, channel, targets });
+      }
+    this.openBatches(batches.map((b) => b.key));
+    const last = rows.length <= limit;
+    if (last)
+      this.sql.exec(
+        "UPDATE batches SET done = 1 WHERE done = 0 AND substr(key, 1, ?) <> ?",
+        prefix.length,
+        prefix,
+      );
+    const cursor = this.getMeta("cursor");
+    return {
+      page: after > 0 || this.getMeta("expanded") === "1" ? null : cursor === null ? {} : { cursor },
+      batches,
+      next: last ? null : (page[page.length - 1]?.id ?? null),
+      complete: last && this.finishBatch(null),
+    };
   }
 
   /** Queue messages (provider batches, MQTT retries) the task waits for, by key. */
@@ -235,6 +311,30 @@ export class TaskStore {
   }
 
   /**
+   * MQTT targets whose message a session's queue dropped at its bound (a UserHub reports them):
+   * failed as SESSION_QUEUE_FULL, unless already received (another session of the user had it)
+   * or ended otherwise. Answers how many it failed.
+   */
+  dropped(msgIds: string[], detail: string, now: number): number {
+    let failed = 0;
+    for (const msgId of msgIds) {
+      const row = this.sql
+        .exec<{ id: number }>(
+          `UPDATE targets SET state = 'failed', reason = ?, updated_at = ? WHERE msg_id = ? AND channel = 'mqtt'
+           AND state IN ('pending', 'sending', 'sent') RETURNING id`,
+          SESSION_QUEUE_FULL,
+          now,
+          msgId,
+        )
+        .toArray()[0];
+      if (!row) continue;
+      failed += 1;
+      this.event(row.id, now, "failed", "mqtt", detail);
+    }
+    return failed;
+  }
+
+  /**
    * Applies receipts: each msg_id moves its targets up (received < dismissed < opened). A
    * `received` reaching a target whose provider send has not started cancels that send. A PUBACK
    * counts for the MQTT target only. Answers how many msg_ids were known.
@@ -243,19 +343,27 @@ export class TaskStore {
     let known = 0;
     for (const item of items) {
       const rows = this.sql
-        .exec<Pick<TargetRow, "id" | "channel" | "state">>(
+        .exec<Pick<TargetRow, "id" | "channel" | "state" | "reason">>(
           source === "puback"
-            ? "SELECT id, channel, state FROM targets WHERE msg_id = ? AND channel = 'mqtt'"
-            : "SELECT id, channel, state FROM targets WHERE msg_id = ?",
+            ? "SELECT id, channel, state, reason FROM targets WHERE msg_id = ? AND channel = 'mqtt'"
+            : "SELECT id, channel, state, reason FROM targets WHERE msg_id = ?",
           item.msgId,
         )
         .toArray();
       if (rows.length === 0) continue;
       known += 1;
       for (const r of rows) {
-        const next = afterReceipt(r.state, item.state);
+        // One session's queue dropped it; another session of the user may still acknowledge it.
+        const dropped = r.state === "failed" && r.reason === SESSION_QUEUE_FULL;
+        const next = afterReceipt(dropped ? "sent" : r.state, item.state);
         if (!next) continue;
-        this.sql.exec("UPDATE targets SET state = ?, updated_at = ? WHERE id = ?", next, now, r.id);
+        this.sql.exec(
+          "UPDATE targets SET state = ?, reason = ?, updated_at = ? WHERE id = ?",
+          next,
+          dropped ? null : r.reason,
+          now,
+          r.id,
+        );
         const cancels = r.state === "pending" && r.channel !== "mqtt";
         this.event(
           r.id,

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { createDb } from "../db/client";
+import { resumeStalledTasks } from "../push/resume";
 import { requeueStuckTasks } from "../services/push-tasks";
 import { logHubError } from "./common";
 
@@ -12,6 +13,10 @@ export const SWEEP_MS = 60_000;
  * push whose message was lost (the local queue keeps messages in memory across a restart of
  * `wrangler dev`; an eviction between the D1 write and the send) still goes out. Re-queueing is
  * safe: expanding a task records its targets idempotently in its TaskHub.
+ *
+ * It also resumes tasks lost mid-way: `sending`, with no progress in their TaskHub for
+ * STALLED_MS (a page, batch or MQTT retry message was lost). Their targets not yet handed over
+ * are queued again from the TaskHub's records; those sent or received are not (src/push/resume.ts).
  */
 export class TaskWatchdog extends DurableObject<Env> {
   /** Makes sure a sweep is due within SWEEP_MS. */
@@ -27,7 +32,10 @@ export class TaskWatchdog extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     try {
-      const { open } = await requeueStuckTasks(createDb(this.env.DB), this.env.PUSH_QUEUE, Date.now());
+      const db = createDb(this.env.DB);
+      const now = Date.now();
+      const { open } = await requeueStuckTasks(db, this.env.PUSH_QUEUE, now);
+      await resumeStalledTasks(this.env, db, now);
       if (open > 0) await this.ctx.storage.setAlarm(Date.now() + SWEEP_MS);
     } catch (err) {
       logHubError("TaskWatchdog", "alarm", err);

@@ -28,6 +28,7 @@ import { Delivery } from "./user-delivery";
 import { onMessage } from "./user-effects";
 import { syncGroupRegistrations } from "./user-groups";
 import { closeSocket, connectionLost, type Presence, presenceOf, recover, sweep } from "./user-lifecycle";
+import { reportDropped } from "./user-receipts";
 import { syncRegistry } from "./user-registry";
 import { dropGroupWills, type RevokeScope, revoke, tokenGeneration } from "./user-revoke";
 import { type SessionView, sessionsOf } from "./user-sessions";
@@ -73,13 +74,13 @@ export class UserHub extends DurableObject<Env> {
         () => liveSockets(this.hub),
         (clientId) => sessionKey(this.hub, clientId),
         // Delivery truth: a push dropped here is named in the log (other drops are only
-        // counted); its MQTT target stays unacknowledged, and expires with its task, unless
-        // another session of the user acknowledges it.
+        // counted) and fails its MQTT target in the task's records, unless the user received it.
         (clientId, d) => {
           if (d.msgIds.length === 0) return;
           console.warn(
             `${hubLabel(this.hub)}: session ${clientId}: queue bound reached; pushes dropped: ${d.msgIds.join(", ")}`,
           );
+          reportDropped(this.hub, clientId, d.msgIds);
         },
         () => this.hub.metrics.add("mqtt_out"),
       ),

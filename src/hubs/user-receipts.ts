@@ -1,8 +1,9 @@
 import { ownReceiptsByTask, type ReceiptItem } from "../push/receipts";
-import type { ReceiptMessage } from "../push/tasks";
+import type { DroppedMessage, ReceiptMessage } from "../push/tasks";
 import { logHubError } from "./common";
 import { taskHub } from "./task-hub";
 import { type Hub, hubLabel } from "./user-context";
+import { MAX_QUEUED, MAX_QUEUED_BYTES } from "./user-store-queue";
 
 /**
  * Hands a user's receipts (PUBACKs of pushes, receipts it published) to the TaskHubs of their
@@ -23,5 +24,36 @@ export function reportReceipts(hub: Hub, items: ReceiptItem[], source: string): 
           await hub.env.PUSH_QUEUE.send(m).catch((e) => logHubError(hubLabel(hub), "queue receipt", e));
         }),
     );
+  }
+}
+
+/**
+ * Pushes a session's queue dropped at its bound, reported to their tasks' TaskHubs (each MQTT
+ * target fails as SESSION_QUEUE_FULL unless the user received it), the same way as receipts:
+ * off the delivery's path, the push queue when a TaskHub does not answer. Never throws: the
+ * delivery that made the drop goes on whatever happens here.
+ */
+export function reportDropped(hub: Hub, clientId: string, msgIds: string[]): void {
+  const who = hub.who;
+  if (!who || msgIds.length === 0) return;
+  const bound = `${MAX_QUEUED} messages or ${MAX_QUEUED_BYTES / (1024 * 1024)} MiB`;
+  const detail = `dropped from the queue of MQTT session ${clientId}: it was full (${bound} waiting); the oldest go first`;
+  try {
+    const items = msgIds.map((msgId) => ({ msgId }));
+    for (const [taskId, own] of ownReceiptsByTask(items, who.id)) {
+      const ids = own.map((i) => i.msgId);
+      hub.ctx.waitUntil(
+        taskHub(hub.env, taskId)
+          .dropped(ids, detail)
+          .then(() => undefined)
+          .catch(async (err) => {
+            logHubError(hubLabel(hub), `dropped for ${taskId}`, err);
+            const m: DroppedMessage = { kind: "dropped", taskId, msgIds: ids, detail };
+            await hub.env.PUSH_QUEUE.send(m).catch((e) => logHubError(hubLabel(hub), "queue dropped", e));
+          }),
+      );
+    }
+  } catch (err) {
+    logHubError(hubLabel(hub), "report dropped", err);
   }
 }

@@ -6,9 +6,9 @@ import { armWatchdog } from "../hubs/task-watchdog";
 import { MAX_QUEUE_DELAY_S } from "../services/push-tasks";
 import { type BatchResult, closeBatch, runBatch, taskOf } from "./batch";
 import { expandPage } from "./expand";
+import { endTask, finishTask, NO_COUNTS } from "./finish";
 import { runMqtt } from "./mqtt-retry";
-import type { QueueMessage, ReceiptMessage, TaskPageMessage } from "./tasks";
-import { emitForApp, nowIso } from "./webhooks";
+import type { DroppedMessage, QueueMessage, ReceiptMessage, TaskPageMessage } from "./tasks";
 
 /** Exponential backoff for a retried batch: base, 2 × base, 4 × base, … at most 10 minutes (base: PUSH_RETRY_BASE_S, 5 s). */
 export const backoffSeconds = (attempts: number, retryAfterS = 0, baseS = 5) =>
@@ -20,46 +20,6 @@ function retryBase(env: Env): number {
 }
 
 const ENDED = ["cancelled", "expired", "done", "failed"];
-
-/** A finished task's status: failed when nothing went out and something failed, expired when everything expired. */
-function endStatus(c: { total: number; sent: number; failed: number; expired: number }) {
-  if (c.sent === 0 && c.failed > 0) return "failed";
-  if (c.sent === 0 && c.total > 0 && c.expired === c.total) return "expired";
-  return "done";
-}
-
-/**
- * Every target has its outcome: the task is done, or failed when nothing went out. The counts
- * come from the task's per-target records (its TaskHub); D1 keeps only the task's status.
- */
-export async function finishTask(env: Env, db: Db, taskId: string): Promise<void> {
-  const counts = await taskHub(env, taskId).counts();
-  await endTask(env, db, taskId, endStatus(counts), counts);
-}
-
-const NO_COUNTS = { total: 0, sent: 0, delivered: 0, failed: 0, received: 0, opened: 0, expired: 0 };
-
-/** Sets a running task's final status once; the app's webhook hears of it (task.finished). */
-async function endTask(
-  env: Env,
-  db: Db,
-  taskId: string,
-  status: "done" | "failed" | "expired",
-  counts: typeof NO_COUNTS,
-  from = ["queued", "sending"],
-): Promise<void> {
-  const [ended] = await db
-    .update(tasks)
-    .set({ status, updatedAt: Date.now() })
-    .where(and(eq(tasks.id, taskId), inArray(tasks.status, from)))
-    .returning({ appId: tasks.appId });
-  if (!ended) return;
-  const { total, sent, delivered, failed, received, opened } = counts;
-  const numbers = { total, sent, delivered, failed, received, opened };
-  await emitForApp(env, db, ended.appId, [
-    { type: "task.finished", at: nowIso(), task_id: taskId, counts: numbers },
-  ]);
-}
 
 /** A task message: wait for its start time, expire it, or expand the next page of its audience. */
 async function runTask(env: Env, db: Db, m: TaskPageMessage): Promise<void> {
@@ -90,6 +50,11 @@ async function runTask(env: Env, db: Db, m: TaskPageMessage): Promise<void> {
 /** Receipts a UserHub queued (its TaskHub did not answer at once). */
 async function runReceipt(env: Env, m: ReceiptMessage): Promise<void> {
   await taskHub(env, m.taskId).receipt(m.receipts, m.source);
+}
+
+/** Pushes a session's queue dropped, queued by a UserHub (their TaskHub did not answer at once). */
+async function runDropped(env: Env, m: DroppedMessage): Promise<void> {
+  await taskHub(env, m.taskId).dropped(m.msgIds, m.detail);
 }
 
 /** A message that used up its retries: its remaining targets are recorded as failed. */
@@ -139,6 +104,11 @@ export async function dispatch(batch: MessageBatch<unknown>, env: Env): Promise<
       }
       if (body?.kind === "receipt") {
         await runReceipt(env, body);
+        message.ack();
+        continue;
+      }
+      if (body?.kind === "dropped") {
+        await runDropped(env, body);
         message.ack();
         continue;
       }

@@ -145,7 +145,7 @@ export async function expandPage(
   const complete = await taskHub(env, task.id).expand(task.id, {
     rows,
     batches: messages.map((m) => batchKey(m.body)),
-    last: next === null,
+    next,
     expiresAt: req.expireAt,
   });
   for (let i = 0; i < messages.length; i += 100) await env.PUSH_QUEUE.sendBatch(messages.slice(i, i + 100));

@@ -36,10 +36,10 @@ export function parseReceipts(payload: Uint8Array): ReceiptItem[] | null {
 /**
  * Receipts a user may give: for its own msg_ids only (a user's msg_id is a hash of the task and
  * the user id), grouped by task. Anything else is dropped, so no one can mark another user's
- * messages as read.
+ * messages as read. (Also the msg_ids a user's session queue dropped: only its own count.)
  */
-export function ownReceiptsByTask(items: ReceiptItem[], userId: string): Map<string, ReceiptItem[]> {
-  const byTask = new Map<string, ReceiptItem[]>();
+export function ownReceiptsByTask<T extends { msgId: string }>(items: T[], userId: string): Map<string, T[]> {
+  const byTask = new Map<string, T[]>();
   for (const item of items) {
     const taskId = taskIdOf(item.msgId);
     if (!taskId || msgIdFor(taskId, { userId }) !== item.msgId) continue;

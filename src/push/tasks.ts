@@ -13,8 +13,10 @@ export type BatchMessage = {
   targets: DeviceTarget[];
   /** Times the app's breaker for the provider held this batch back (src/push/breaker.ts). */
   deferred?: number;
+  /** Its key in the TaskHub, when not the default (a watchdog's resume: src/push/resume.ts). */
+  key?: string;
 };
-export type MqttMessage = { kind: "mqtt"; taskId: string; topics: string[] };
+export type MqttMessage = { kind: "mqtt"; taskId: string; topics: string[]; key?: string };
 /** Receipts a UserHub could not hand to their TaskHub at once (PUBACKs, MQTT receipts). */
 export type ReceiptMessage = {
   kind: "receipt";
@@ -22,7 +24,9 @@ export type ReceiptMessage = {
   source: string;
   receipts: { msgId: string; state: "received" | "opened" | "dismissed" }[];
 };
-export type QueueMessage = TaskPageMessage | BatchMessage | MqttMessage | ReceiptMessage;
+/** Pushes a session's queue dropped, when their TaskHub did not answer the UserHub at once. */
+export type DroppedMessage = { kind: "dropped"; taskId: string; msgIds: string[]; detail: string };
+export type QueueMessage = TaskPageMessage | BatchMessage | MqttMessage | ReceiptMessage | DroppedMessage;
 
 /** The channel and target keys of a batch or MQTT message. */
 export function keysOf(m: BatchMessage | MqttMessage): { channel: string; targets: string[] } {
@@ -33,6 +37,7 @@ export function keysOf(m: BatchMessage | MqttMessage): { channel: string; target
 
 /** A message's key in its TaskHub (a target is in one message only, so its first one names it). */
 export function batchKey(m: BatchMessage | MqttMessage): string {
+  if (m.key !== undefined) return m.key;
   const { channel, targets } = keysOf(m);
   return `${channel}:${targets[0] ?? ""}`;
 }

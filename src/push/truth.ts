@@ -24,6 +24,12 @@ export type StoredState = TargetState | "sending";
 
 export type ReceiptState = "received" | "opened" | "dismissed";
 
+/**
+ * The reason of an MQTT target whose message a session's stored queue dropped at its bound
+ * (src/hubs/user-store-queue.ts: 1,000 messages or 4 MiB waiting, the oldest go).
+ */
+export const SESSION_QUEUE_FULL = "SESSION_QUEUE_FULL";
+
 /** What happened to a target, in order: `state` names the event (accepted, routed, sent, retry, ...). */
 export type TargetEvent = { at: number; state: string; channel: string | null; detail: string };
 
@@ -103,6 +109,8 @@ export function whyOf(t: {
       if (r === "RETRIES_EXHAUSTED")
         return `${p} kept answering with temporary errors; gave up after every retry`;
       if (r === "HUB_UNAVAILABLE") return "the MQTT broker could not take it; gave up after every retry";
+      if (r === SESSION_QUEUE_FULL)
+        return "dropped: the device's MQTT session queue was full (1,000 messages or 4 MiB); the oldest were dropped";
       return t.removedAt ? `${p}: ${r}, device unregistered at ${iso(t.removedAt)}` : `${p}: ${r}`;
   }
 }

@@ -1,4 +1,4 @@
-import { encode, FrameBuffer, type Packet } from "../../src/mqtt/codec";
+import { type ConnectPacket, encode, FrameBuffer, type Packet } from "../../src/mqtt/codec";
 import { call } from "./api";
 
 /** An MQTT client speaking raw packets over a WebSocket upgraded through the Worker's `/mqtt`. */
@@ -12,8 +12,16 @@ export type WsClient = {
   close: () => void;
 };
 
-/** Upgrades with `token` and sends CONNECT (5.0 unless told), resolving after the CONNACK. */
-export const mqttConnect = async (token: string, version: 4 | 5 = 5, clientId = "c1"): Promise<WsClient> => {
+/**
+ * Upgrades with `token` and sends CONNECT (5.0 unless told; a clean session unless `connect`
+ * says otherwise), resolving after the CONNACK.
+ */
+export const mqttConnect = async (
+  token: string,
+  version: 4 | 5 = 5,
+  clientId = "c1",
+  connect: Pick<ConnectPacket, "clean" | "properties"> = { clean: true },
+): Promise<WsClient> => {
   const res = await call(`/mqtt?token=${encodeURIComponent(token)}`, { headers: { upgrade: "websocket" } });
   const ws = res.webSocket;
   if (res.status !== 101 || !ws) throw new Error(`upgrade: ${res.status}`);
@@ -52,7 +60,7 @@ export const mqttConnect = async (token: string, version: 4 | 5 = 5, clientId = 
     closed,
     close: () => ws.close(1000),
   };
-  client.send({ type: "connect", protocolVersion: version, clientId, clean: true, keepalive: 60 });
+  client.send({ type: "connect", protocolVersion: version, clientId, keepalive: 60, ...connect });
   const connack = await next("connack");
   if ((connack as { reasonCode: number }).reasonCode !== 0) throw new Error("CONNECT refused");
   return client;

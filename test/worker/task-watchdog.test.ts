@@ -1,6 +1,20 @@
-import { env, runDurableObjectAlarm } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createMessageBatch,
+  env,
+  getQueueResult,
+  runDurableObjectAlarm,
+  runInDurableObject,
+} from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { createApp, pspSigned, type TestApp } from "../helpers/psp";
+import worker from "../../src/index";
+import type { PublishPacket } from "../../src/mqtt/codec";
+import { msgIdFor, msgIdOn } from "../../src/push/msg-id";
+import type { BatchMessage, QueueMessage } from "../../src/push/tasks";
+import { ORIGIN } from "../helpers/api";
+import { mqttConnect } from "../helpers/mqtt-ws";
+import { createApp, nextTimestamp, pspSigned, sign, type TestApp } from "../helpers/psp";
+import { device, settled as ended, notification, providerApp, receivedBy } from "../helpers/push";
 
 type Json = { ret: string; data: Record<string, unknown> };
 const psp = async (app: TestApp, method: string, path: string, body?: unknown) =>
@@ -61,4 +75,126 @@ describe("task watchdog: a task whose queue message was lost still goes out", ()
     const scheduled = await psp(app, "GET", `/psp/push/status?task_id=${String(fresh.data.task_id)}`);
     expect(scheduled.data.status).toBe("scheduled");
   });
+});
+
+/**
+ * A push queue that delivers nothing: what is sent to it is kept, for the test to hand to the
+ * consumer or to leave lost, as the local queue loses what it holds when `wrangler dev` restarts.
+ */
+const losingQueue = () => {
+  const kept: QueueMessage[] = [];
+  const queue = {
+    send: async (body: QueueMessage) => {
+      kept.push(body);
+    },
+    sendBatch: async (messages: { body: QueueMessage }[]) => {
+      kept.push(...messages.map((m) => m.body));
+    },
+  };
+  return { kept, env: { ...env, PUSH_QUEUE: queue as unknown as Queue } as Env };
+};
+
+/** One message through the queue consumer the runtime runs; answers what it asked for (ack or retry). */
+const consume = async (body: QueueMessage, on: Env = env) => {
+  const batch = createMessageBatch<QueueMessage>("edge-push-delivery", [
+    { id: crypto.randomUUID(), timestamp: new Date(), attempts: 1, body },
+  ]);
+  const ctx = createExecutionContext();
+  await worker.queue(batch, on);
+  return getQueueResult(batch, ctx);
+};
+
+/** POST /psp/push/msg through the Worker's fetch entry point, on `on`'s bindings. */
+const pushOn = async (on: Env, app: TestApp, body: unknown) => {
+  const text = JSON.stringify(body);
+  const timestamp = nextTimestamp();
+  const signature = await sign("POST", `${ORIGIN}/psp/push/msg`, timestamp, text, app.app_master_secret);
+  const headers = { "x-appkey": app.appkey, "x-timestamp": timestamp, "content-type": "application/json" };
+  const req = new Request(`${ORIGIN}/psp/push/msg?sign=${signature}`, {
+    method: "POST",
+    headers,
+    body: text,
+  });
+  return (await (await worker.fetch(req, on, createExecutionContext())).json()) as Json;
+};
+
+type Trace = { state: string; events: { state: string; detail: string }[] };
+const trace = async (app: TestApp, taskId: string, by: string) =>
+  (await psp(app, "GET", `/psp/push/trace?task_id=${taskId}&${by}`)).data as unknown as Trace;
+
+describe("task watchdog: a task lost mid-way (sending, a batch message lost) is resumed", () => {
+  it("sends the targets not yet handed over, once; nothing already sent goes out again", async () => {
+    const app = await providerApp();
+    const apns = await device(app, "apns", "w1");
+    const fcm = await device(app, "fcm", "w2");
+    const getui = await device(app, "getui", "w3");
+    const token = String((await psp(app, "POST", "/psp/mqtt/token", { sub: "w1" })).data.token);
+    const w1 = await mqttConnect(token, 5, "phone");
+    w1.send({ type: "subscribe", messageId: 1, subscriptions: [{ topic: `${app.name}/user/w1/#`, qos: 1 }] });
+    await w1.next("suback");
+
+    // The task's message and the batches its expansion queues go to a queue that loses them;
+    // the test plays the runtime: it delivers the task message and the APNs batch, and the
+    // Getui batch, whose run dies after Getui took the push and before its answer is recorded
+    // (the consumer asks for a retry, which is lost too). The FCM batch is never delivered.
+    const lossy = losingQueue();
+    const made = await pushOn(lossy.env, app, {
+      type: "customizedcast",
+      alias: "w1,w2,w3",
+      payload: notification,
+    });
+    const taskId = String(made.data.task_id);
+    const page = lossy.kept.splice(0);
+    expect(page).toEqual([{ kind: "task", taskId }]);
+    await consume(page[0] as QueueMessage, lossy.env);
+    const batches = lossy.kept.splice(0) as BatchMessage[];
+    const batchOf = (p: string) => batches.find((b) => b.provider === p) as BatchMessage;
+    expect(batches.map((b) => b.provider).sort()).toEqual(["apns", "fcm", "getui"]);
+    expect((await consume(batchOf("apns"))).explicitAcks).toHaveLength(1);
+    const hub = env.TASK_HUB.get(env.TASK_HUB.idFromName(taskId));
+    await hub.injectFault("record", 3);
+    expect((await consume(batchOf("getui"))).retryMessages).toHaveLength(1);
+    expect(await receivedBy("getui", getui)).toHaveLength(1);
+
+    const before = await psp(app, "GET", `/psp/push/status?task_id=${taskId}`);
+    expect(before.data).toMatchObject({ status: "sending", total: 6, sent: 4 });
+    const pending = await psp(app, "GET", `/psp/push/targets?task_id=${taskId}&state=pending`);
+    const waiting = (pending.data.targets as { device_token: string }[]).map((t) => t.device_token);
+    expect(waiting.sort()).toEqual([fcm, getui].sort());
+
+    // 20 minutes without progress, as far as the task's row and its TaskHub can tell.
+    const ago = Date.now() - 20 * 60_000;
+    await env.DB.prepare("UPDATE tasks SET updated_at = ? WHERE id = ?").bind(ago, taskId).run();
+    await runInDurableObject(hub, (_, state) => {
+      state.storage.sql.exec("UPDATE meta SET v = ? WHERE k = 'progress_at'", String(ago));
+    });
+    await watchdog().arm();
+    expect(await runDurableObjectAlarm(watchdog())).toBe(true);
+
+    // The FCM device gets its push; the Getui one is sent again once the dead run's claim has
+    // lapsed (3 T), under the same request_id, which Getui refuses as a repeat: one push.
+    expect(await ended(app, taskId)).toMatchObject({ status: "done", total: 6, sent: 6, failed: 0 });
+    expect(await receivedBy("apns", apns)).toHaveLength(1);
+    expect(await receivedBy("fcm", fcm)).toHaveLength(1);
+    expect(await receivedBy("getui", getui)).toHaveLength(1);
+    const g = await trace(app, taskId, `device_token=${getui}`);
+    expect(g.events.map((e) => e.state)).toEqual(["accepted", "routed", "sent"]);
+    expect(g.events[2]?.detail).toMatch(/^Getui already had request .* not sent again$/);
+    for (const token of [apns, fcm])
+      expect((await trace(app, taskId, `device_token=${token}`)).events.map((e) => e.state)).toEqual([
+        "accepted",
+        "routed",
+        "sent",
+      ]);
+    // The MQTT topics were published at expansion only: one `sent` each, one copy on w1's phone.
+    for (const user of ["w1", "w2", "w3"]) {
+      const t = await trace(app, taskId, `user_id=${user}`);
+      expect(t.events.filter((e) => e.state === "sent")).toHaveLength(1);
+    }
+    const copies = w1.packets.filter(
+      (p) => p.type === "publish" && msgIdOn({ props: p.properties }) === msgIdFor(taskId, { userId: "w1" }),
+    ) as PublishPacket[];
+    expect(copies).toHaveLength(1);
+    w1.close();
+  }, 30_000);
 });
