@@ -72,6 +72,8 @@ export const markdown = (r: Report, file: string): string => {
     lines.push(
       ...comparison(`idle connections (${c?.target}, keepalive 60 s)`, r.connections, [
         ["connects/s", (x) => x.connects_per_s],
+        ["CONNACK p50 / p99 ms (100 connecting at once)", (x) => `${x.connack_p50_ms} / ${x.connack_p99_ms}`],
+        ["broker CPU-s per 1,000 connects", (x) => x.broker_cpu_s_per_1k_connects],
         ["failed", (x) => `${x.failed}`],
         ["KiB per connection (broker RSS)", (x) => x.kib_per_connection],
         [`still connected after ${c?.hold_seconds} s`, (x) => `${x.still_connected_after_hold}`],

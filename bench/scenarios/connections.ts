@@ -9,7 +9,7 @@ import type { Broker } from "../lib/brokers";
 import { connectClient, endClient } from "../lib/client";
 import { inParallel } from "../lib/platform";
 import { cpuSeconds, describeError, log, openFds, rssBytes, sleep } from "../lib/procs";
-import { round } from "../lib/stats";
+import { percentiles, round } from "../lib/stats";
 
 export type ConnectionsResult = {
   scenario: "connections";
@@ -18,6 +18,11 @@ export type ConnectionsResult = {
   connected: number;
   failed: number;
   connects_per_s: number;
+  /** From opening the WebSocket to the CONNACK, per connection of the first `target`, ms. */
+  connack_p50_ms: number | null;
+  connack_p99_ms: number | null;
+  /** Broker CPU-seconds (user + system of its processes) per thousand connects. */
+  broker_cpu_s_per_1k_connects: number;
   /** Resident memory of the broker's processes per idle connection, KiB. */
   kib_per_connection: number;
   /** Open file descriptors of the broker's processes per idle connection (sockets, storage files). */
@@ -33,7 +38,8 @@ export type ConnectionsResult = {
   broker_rss_mb: number;
 };
 
-const IN_FLIGHT = 50;
+/** Connections opening at once (issue 11's connect storm: 2,000, 100 at a time). */
+const IN_FLIGHT = 100;
 
 export const userOf = (i: number) => `idle${i}`;
 
@@ -43,15 +49,18 @@ const connectMany = async (
   to: number,
   into: MqttClient[],
   failures: string[],
+  connackMs: number[] = [],
 ) => {
   const ids = Array.from({ length: to - from }, (_, k) => from + k);
   await broker.prepareUsers(ids.map(userOf));
   await inParallel(ids, IN_FLIGHT, async (i) => {
     try {
+      const t = performance.now();
       const c = await connectClient(await broker.urlFor(userOf(i)), {
         clientId: `${userOf(i)}-idle`,
         clean: true,
       });
+      connackMs.push(performance.now() - t);
       into.push(c);
     } catch (err) {
       failures.push(describeError(err));
@@ -75,7 +84,8 @@ export const runConnections = async (
   const cpu0 = process.cpuUsage();
   const bcpu0 = cpuSeconds(pids);
   const t0 = performance.now();
-  await connectMany(broker, 0, target, clients, failures);
+  const connackMs: number[] = [];
+  await connectMany(broker, 0, target, clients, failures, connackMs);
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const bcpu = cpuSeconds(pids) - bcpu0;
@@ -85,8 +95,10 @@ export const runConnections = async (
   const rss1 = rssBytes(pids);
   const fds1 = openFds(pids);
   const still = clients.filter((c) => c.connected).length;
+  const connack = percentiles(connackMs);
   log(
-    `  connections on ${broker.name}: ${connected}/${target} in ${seconds.toFixed(1)} s, ` +
+    `  connections on ${broker.name}: ${connected}/${target} in ${seconds.toFixed(1)} s ` +
+      `(CONNACK p50 ${connack.p50} ms, p99 ${connack.p99} ms; broker ${round((bcpu / Math.max(1, connected)) * 1000, 2)} CPU-s per 1,000), ` +
       `${still} still connected after ${holdSeconds} s, ${round((rss1 - rss0) / 1024 / Math.max(1, connected))} KiB and ${round((fds1 - fds0) / Math.max(1, connected), 1)} fds each`,
   );
 
@@ -115,6 +127,9 @@ export const runConnections = async (
     connected,
     failed,
     connects_per_s: round(connected / seconds),
+    connack_p50_ms: connack.p50,
+    connack_p99_ms: connack.p99,
+    broker_cpu_s_per_1k_connects: round((bcpu / Math.max(1, connected)) * 1000, 2),
     kib_per_connection: round((rss1 - rss0) / 1024 / Math.max(1, connected), 1),
     fds_per_connection: round((fds1 - fds0) / Math.max(1, connected), 2),
     still_connected_after_hold: still,

@@ -1,24 +1,38 @@
 /**
- * CPU profile of the platform's Worker isolate (Worker and Durable Objects) during the fan-out:
+ * CPU profile of the platform's Worker isolate (Worker and Durable Objects) during the fan-out
+ * or a connect storm:
  *
  *   npm run bench:profile [-- --qos 0|1] [--subscribers N] [--messages N]
+ *   npm run bench:profile -- --connects N     (N new identities connecting, 100 at a time)
  *
- * Starts `wrangler dev` with its inspector on a free port, connects the fan-out rig, runs the
- * fan-out once unprofiled (every object awake), then again under the V8 sampling profiler
- * (Chrome DevTools Protocol, 200 µs interval). Prints the functions with the most self time and
- * writes the whole profile to `$TMPDIR/edge-push-fanout-q<qos>.cpuprofile` (open it in Chrome
- * DevTools' Performance panel).
+ * Starts `wrangler dev` with its inspector on a free port. Fan-out: connects the fan-out rig,
+ * runs the fan-out once unprofiled (every object awake), then again under the V8 sampling
+ * profiler (Chrome DevTools Protocol, 200 µs interval). Connects: 100 connections first (JIT
+ * warm), then N more under the profiler. Prints the functions with the most self time and
+ * writes the whole profile to `$TMPDIR/edge-push-<fanout-q<qos>|connects>.cpuprofile` (open
+ * it in Chrome DevTools' Performance panel). Also prints the CPU-seconds of wrangler's Node
+ * process and of workerd separately.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import WebSocket from "ws";
 import { wholeArg } from "./lib/args";
 import { startPlatform } from "./lib/brokers";
-import { freePort, stopAll } from "./lib/procs";
+import { connectClient, endClient } from "./lib/client";
+import { inParallel } from "./lib/platform";
+import { cpuSeconds, freePort, stopAll } from "./lib/procs";
 import { closeRig, connectRig, fanOutShape, runMessaging } from "./scenarios/messaging";
 
+const comm = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return String(pid);
+  }
+};
 const qos = wholeArg("qos", 0, 0) === 1 ? 1 : 0;
+const connects = wholeArg("connects", 0, 0);
 
 type Node = { id: number; callFrame: { functionName: string; url: string; lineNumber: number } };
 type Profile = { nodes: Node[]; samples: number[]; startTime: number; endTime: number };
@@ -68,19 +82,40 @@ try {
   }[];
   const target = targets[0]?.webSocketDebuggerUrl;
   if (!target) throw new Error("wrangler dev's inspector lists no target");
-  const rig = await connectRig(
-    platform,
-    fanOutShape(wholeArg("subscribers", 1000), wholeArg("messages", 100)),
-  );
-  await runMessaging(platform, rig, qos); // every object awake, JIT warm
+  const clients: Awaited<ReturnType<typeof connectClient>>[] = [];
+  const usersIn = (from: number, to: number) =>
+    Array.from({ length: to - from }, (_, i) => `storm${from + i}`);
+  // Tokens are minted before the profile: that is a device's setup, not its connect.
+  if (connects) await platform.prepareUsers(usersIn(0, 100 + connects));
+  const connectAll = async (from: number, to: number) => {
+    const users = usersIn(from, to);
+    await inParallel(users, 100, async (u) => {
+      clients.push(await connectClient(await platform.urlFor(u), { clientId: `${u}-c`, clean: true }));
+    });
+  };
+  const rig = connects
+    ? null
+    : await connectRig(platform, fanOutShape(wholeArg("subscribers", 1000), wholeArg("messages", 100)));
+  if (rig)
+    await runMessaging(platform, rig, qos); // every object awake, JIT warm
+  else await connectAll(0, 100);
   const cdp = await devtools(target);
   await cdp.send("Profiler.enable");
   await cdp.send("Profiler.setSamplingInterval", { interval: 200 });
+  const pids = platform.pids();
+  const before = pids.map((pid) => cpuSeconds([pid]));
   await cdp.send("Profiler.start");
-  await runMessaging(platform, rig, qos);
+  const t0 = performance.now();
+  if (rig) await runMessaging(platform, rig, qos);
+  else await connectAll(100, 100 + connects);
+  const seconds = (performance.now() - t0) / 1000;
   const { profile } = await cdp.send<{ profile: Profile }>("Profiler.stop");
+  const spent = pids.map((pid, i) => cpuSeconds([pid]) - (before[i] ?? 0));
   cdp.close();
-  const file = path.join(tmpdir(), `edge-push-fanout-q${qos}.cpuprofile`);
+  console.log(
+    `\n${seconds.toFixed(1)} s; CPU-seconds per process: ${pids.map((p, i) => `${comm(p)} ${spent[i]?.toFixed(2)}`).join(", ")}`,
+  );
+  const file = path.join(tmpdir(), `edge-push-${rig ? `fanout-q${qos}` : "connects"}.cpuprofile`);
   writeFileSync(file, JSON.stringify(profile));
   const rows = selfTimes(profile);
   const total = rows.reduce((n, [, ms]) => n + ms, 0);
@@ -88,7 +123,8 @@ try {
   for (const [name, ms] of rows.slice(0, 25))
     console.log(`${String(Math.round(ms)).padStart(7)} ms  ${name}`);
   console.log(`\nprofile: ${file}`);
-  await closeRig(rig);
+  if (rig) await closeRig(rig);
+  await inParallel(clients, 100, endClient);
 } finally {
   await stopAll();
 }
