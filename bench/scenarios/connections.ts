@@ -96,9 +96,10 @@ export const runConnections = async (
   const fds1 = openFds(pids);
   const still = clients.filter((c) => c.connected).length;
   const connack = percentiles(connackMs);
+  const cpuPer1k = round((bcpu / Math.max(1, connected)) * 1000, 2);
   log(
     `  connections on ${broker.name}: ${connected}/${target} in ${seconds.toFixed(1)} s ` +
-      `(CONNACK p50 ${connack.p50} ms, p99 ${connack.p99} ms; broker ${round((bcpu / Math.max(1, connected)) * 1000, 2)} CPU-s per 1,000), ` +
+      `(CONNACK p50 ${connack.p50} ms, p99 ${connack.p99} ms; broker ${cpuPer1k} CPU-s per 1,000), ` +
       `${still} still connected after ${holdSeconds} s, ${round((rss1 - rss0) / 1024 / Math.max(1, connected))} KiB and ${round((fds1 - fds0) / Math.max(1, connected), 1)} fds each`,
   );
 
@@ -129,7 +130,7 @@ export const runConnections = async (
     connects_per_s: round(connected / seconds),
     connack_p50_ms: connack.p50,
     connack_p99_ms: connack.p99,
-    broker_cpu_s_per_1k_connects: round((bcpu / Math.max(1, connected)) * 1000, 2),
+    broker_cpu_s_per_1k_connects: cpuPer1k,
     kib_per_connection: round((rss1 - rss0) / 1024 / Math.max(1, connected), 1),
     fds_per_connection: round((fds1 - fds0) / Math.max(1, connected), 2),
     still_connected_after_hold: still,

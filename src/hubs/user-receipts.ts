@@ -14,17 +14,29 @@ export function reportReceipts(hub: Hub, items: ReceiptItem[], source: string): 
   const who = hub.who;
   if (!who || items.length === 0) return;
   for (const [taskId, receipts] of ownReceiptsByTask(items, who.id)) {
-    hub.ctx.waitUntil(
-      taskHub(hub.env, taskId)
-        .receipt(receipts, source)
-        .then(() => undefined)
-        .catch(async (err) => {
-          logHubError(hubLabel(hub), `receipt for ${taskId}`, err);
-          const m: ReceiptMessage = { kind: "receipt", taskId, source, receipts };
-          await hub.env.PUSH_QUEUE.send(m).catch((e) => logHubError(hubLabel(hub), "queue receipt", e));
-        }),
-    );
+    const m: ReceiptMessage = { kind: "receipt", taskId, source, receipts };
+    toTaskHub(hub, "receipt", m, () => taskHub(hub.env, taskId).receipt(receipts, source));
   }
+}
+
+/**
+ * Runs `call` on a task's TaskHub off the caller's path (the socket does not wait for it); when
+ * the TaskHub does not answer, `fallback` goes to the push queue, whose consumer retries it.
+ */
+function toTaskHub(
+  hub: Hub,
+  what: string,
+  fallback: ReceiptMessage | DroppedMessage,
+  call: () => Promise<unknown>,
+): void {
+  hub.ctx.waitUntil(
+    call()
+      .then(() => undefined)
+      .catch(async (err) => {
+        logHubError(hubLabel(hub), `${what} for ${fallback.taskId}`, err);
+        await hub.env.PUSH_QUEUE.send(fallback).catch((e) => logHubError(hubLabel(hub), `queue ${what}`, e));
+      }),
+  );
 }
 
 /**
@@ -42,16 +54,8 @@ export function reportDropped(hub: Hub, clientId: string, msgIds: string[]): voi
     const items = msgIds.map((msgId) => ({ msgId }));
     for (const [taskId, own] of ownReceiptsByTask(items, who.id)) {
       const ids = own.map((i) => i.msgId);
-      hub.ctx.waitUntil(
-        taskHub(hub.env, taskId)
-          .dropped(ids, detail)
-          .then(() => undefined)
-          .catch(async (err) => {
-            logHubError(hubLabel(hub), `dropped for ${taskId}`, err);
-            const m: DroppedMessage = { kind: "dropped", taskId, msgIds: ids, detail };
-            await hub.env.PUSH_QUEUE.send(m).catch((e) => logHubError(hubLabel(hub), "queue dropped", e));
-          }),
-      );
+      const m: DroppedMessage = { kind: "dropped", taskId, msgIds: ids, detail };
+      toTaskHub(hub, "dropped", m, () => taskHub(hub.env, taskId).dropped(ids, detail));
     }
   } catch (err) {
     logHubError(hubLabel(hub), "report dropped", err);
