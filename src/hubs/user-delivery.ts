@@ -259,12 +259,12 @@ export class Delivery {
   }
 
   /** On reconnect to a stored session: unacknowledged PUBLISHes again with DUP, PUBRELs again [MQTT-4.4.0-1]. */
-  resume(clientId: string, ws: WebSocket, version: 4 | 5, now: number): void {
+  resume(clientId: string, ws: WebSocket, version: 4 | 5, now: number, present = true): void {
     this.volatile.delete(clientId); // a new connection: what the previous one had in memory is over
     this.storedEmpty.delete(clientId);
     const l = this.socketOf(clientId) ?? undefined;
     if (!l || l.ws !== ws) return;
-    for (const row of this.store.queue.inflight(clientId)) {
+    for (const row of present ? this.store.queue.inflight(clientId) : []) {
       const id = row.message_id ?? 0;
       if (row.state === 2) {
         this.send(l, { type: "pubrel", messageId: id });

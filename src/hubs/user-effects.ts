@@ -93,7 +93,7 @@ export async function onMessage(hub: Hub, ws: WebSocket, data: string | ArrayBuf
   att.partialSince = started;
   for (const packet of packets) {
     if (gone(ws, att)) break;
-    if (packet.type === "connect") await refreshMemberships(hub);
+    if (packet.type === "connect") await refreshMemberships(hub, now);
     if (packet.type === "publish") hub.metrics.add("mqtt_in");
     await apply(hub, ws, att, handlePacket(att.conn, packet, ctxFor(hub, att, now)), now);
   }
@@ -130,7 +130,9 @@ async function apply(hub: Hub, ws: WebSocket, att: Attachment, result: Result, n
   flush();
   if (!wasConnected && att.conn.phase === "connected" && !gone(ws, att)) {
     saveAttachment(ws, att);
-    hub.delivery.resume(att.conn.clientId, ws, att.conn.version, now);
+    // A session just created (CONNACK without Session Present) has nothing in flight.
+    const present = result.out.some((p) => p.type === "connack" && p.sessionPresent);
+    hub.delivery.resume(att.conn.clientId, ws, att.conn.version, now, present);
     await armAlarm(hub, deadline(att) ?? now + HEARTBEAT_MS);
   }
   if (result.close) await closeSocket(hub, ws, result.close.code, result.close.reason);
@@ -158,7 +160,7 @@ async function runEffect(
         await takeOver(hub, other, o, oldSessionEnds, now);
       }
       store.conns.cancelWill(e.clientId); // [MQTT-3.1.3-9] a reconnect ends the Will Delay.
-      if (oldSessionEnds) store.sessions.deleteSession(e.clientId); // [MQTT-3.1.2-4]
+      if (oldSessionEnds && previous) store.sessions.deleteSession(e.clientId); // [MQTT-3.1.2-4]
       store.sessions.openSession(
         e.clientId,
         e.expiry,

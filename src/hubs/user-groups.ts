@@ -64,15 +64,26 @@ export async function retainedFor(hub: Hub, filter: string): Promise<Message[]> 
   return lists.flat() as Message[];
 }
 
-export async function refreshMemberships(hub: Hub): Promise<void> {
+/**
+ * How long the memberships a UserHub read from D1 stand without reading them again at CONNECT.
+ * Changes reach the hub at once by `POST /psp/groups/:id/members` (setMembership); this read
+ * only catches a change whose call to the hub failed (that call answered an error).
+ */
+export const MEMBERSHIPS_FRESH_MS = 10 * 60_000;
+
+/** Reads the memberships from D1 when the last read is older than MEMBERSHIPS_FRESH_MS. */
+export async function refreshMemberships(hub: Hub, now: number): Promise<void> {
   const who = hub.who;
   if (!who) return;
+  const at = Number(hub.store.getMeta("memberships_at") ?? 0);
+  if (now - at < MEMBERSHIPS_FRESH_MS) return;
   const { results } = await hub.env.DB.prepare(
     "SELECT m.group_id FROM group_members m JOIN apps a ON a.id = m.app_id WHERE a.name = ? AND m.user_id = ?",
   )
     .bind(who.app, who.id)
     .all<{ group_id: string }>();
   hub.store.setMemberships(results.map((r) => r.group_id));
+  hub.store.setMeta("memberships_at", now);
 }
 
 /**

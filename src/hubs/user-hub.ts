@@ -264,8 +264,8 @@ export class UserHub extends DurableObject<Env> {
 
   /** Membership changed in D1: follow it at once (a removed member stops receiving). */
   async setMembership(who: Identity, groupId: string, member: boolean): Promise<void> {
-    // D1 stays the truth: a caller that sees this fail answers an error, and the next CONNECT
-    // reloads the memberships anyway.
+    // D1 stays the truth: a caller that sees this fail answers an error, and a CONNECT reloads
+    // the memberships once they are MEMBERSHIPS_FRESH_MS old.
     return this.rpc("setMembership", async () => {
       this.remember(who);
       this.hub.store.setMembership(groupId, member);

@@ -12,8 +12,16 @@ export type SessionRow = {
   dropped: number;
 };
 
-/** A UserHub's sessions and their subscriptions (tables `sessions`, `subs`). */
+type Subscription = StoredSubscription & { clientId: string };
+
+/**
+ * A UserHub's sessions and their subscriptions (tables `sessions`, `subs`). Every subscription
+ * is also kept in memory once read (each delivery matches against them all); every write to
+ * `subs` goes through this class and drops that copy, and a woken object reads it again.
+ */
 export class SessionStore {
+  private all: readonly Subscription[] | null = null;
+
   constructor(private readonly sql: SqlStorage) {}
 
   // --- sessions -------------------------------------------------------------------------
@@ -49,6 +57,7 @@ export class SessionStore {
   }
   /** Deletes a session with everything kept for it (subscriptions, queue, inbound QoS 2 ids). */
   deleteSession(clientId: string): void {
+    this.all = null;
     for (const table of ["sessions", "subs", "outq", "inq2"]) {
       this.sql.exec(`DELETE FROM ${table} WHERE client_id = ?`, clientId);
     }
@@ -73,7 +82,13 @@ export class SessionStore {
   }
 
   // --- subscriptions --------------------------------------------------------------------
-  subscriptions(clientId?: string): (StoredSubscription & { clientId: string })[] {
+  /** Every subscription (from memory), or one session's. */
+  subscriptions(clientId?: string): readonly Subscription[] {
+    if (clientId !== undefined) return this.read(clientId);
+    this.all ??= this.read();
+    return this.all;
+  }
+  private read(clientId?: string): Subscription[] {
     const rows = clientId
       ? this.sql.exec<Record<string, number | string | null>>(
           "SELECT * FROM subs WHERE client_id = ?",
@@ -95,6 +110,7 @@ export class SessionStore {
     const existed =
       this.sql.exec("SELECT 1 FROM subs WHERE client_id = ? AND filter = ?", clientId, s.filter).toArray()
         .length > 0;
+    this.all = null;
     this.sql.exec(
       `INSERT INTO subs (client_id, filter, qos, no_local, rap, rh, sub_id) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (client_id, filter) DO UPDATE SET qos = excluded.qos, no_local = excluded.no_local,
@@ -123,6 +139,7 @@ export class SessionStore {
     );
   }
   unsubscribe(clientId: string, filter: string): boolean {
+    this.all = null;
     return (
       this.sql.exec("DELETE FROM subs WHERE client_id = ? AND filter = ?", clientId, filter).rowsWritten > 0
     );

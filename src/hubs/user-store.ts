@@ -71,9 +71,12 @@ export class UserStore {
         .map((r) => r.group_id),
     );
   }
+  /** Replaces the memberships, writing only what changed. */
   setMemberships(groupIds: string[]): void {
-    this.sql.exec("DELETE FROM memberships");
-    for (const g of groupIds) this.sql.exec("INSERT OR IGNORE INTO memberships (group_id) VALUES (?)", g);
+    const had = this.memberships();
+    const now = new Set(groupIds);
+    for (const g of had) if (!now.has(g)) this.sql.exec("DELETE FROM memberships WHERE group_id = ?", g);
+    for (const g of now) if (!had.has(g)) this.sql.exec("INSERT INTO memberships (group_id) VALUES (?)", g);
   }
   setMembership(groupId: string, member: boolean): void {
     if (member) this.sql.exec("INSERT OR IGNORE INTO memberships (group_id) VALUES (?)", groupId);

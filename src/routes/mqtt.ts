@@ -11,7 +11,7 @@ import {
 import { IDENTIFIER } from "../lib/ids";
 import { verifyToken } from "../lib/jwt";
 import { keepalivePolicy } from "../mqtt/session/keepalive";
-import { findAppByName } from "../services/apps";
+import { cachedAppByName } from "../services/apps";
 import { resolveSession } from "./technician/session";
 
 const refuse = (status: 401 | 403 | 426, message: string) =>
@@ -52,7 +52,7 @@ route(
       if (!session) return refuse(401, "the session has ended");
       if (session.technician.banned) return refuse(403, "the account is banned");
     }
-    const app = await findAppByName(c.var.db, claims.app);
+    const app = await cachedAppByName(c.var.db, claims.app);
     if (!app) return refuse(401, "unknown app");
     if (!app.enabled) return refuse(403, "the app is disabled");
     c.set("app", app); // for the request log line

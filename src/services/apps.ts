@@ -30,6 +30,32 @@ export const findAppByKey = async (db: Db, appkey: string): Promise<AppRow | und
 export const findAppByName = async (db: Db, name: string): Promise<AppRow | undefined> =>
   db.query.apps.findFirst({ where: eq(apps.name, name) });
 
+/**
+ * How long a Worker isolate trusts an app row it read for `GET /mqtt` upgrades. Safe to cache:
+ * a disabled app is refused by the AppRegistry's join in the UserHub, whatever the cache says.
+ * An app's other settings (its MQTT keepalive) reach new connections within this time; an app
+ * changed through this isolate is forgotten at once.
+ */
+export const APP_CACHE_MS = 30_000;
+const appsByName = new Map<string, { app: AppRow; until: number }>();
+
+/** `findAppByName`, remembered per isolate for APP_CACHE_MS (the MQTT upgrade's hot path). */
+export const cachedAppByName = async (db: Db, name: string): Promise<AppRow | undefined> => {
+  const now = Date.now();
+  const hit = appsByName.get(name);
+  if (hit && hit.until > now) return hit.app;
+  const app = await findAppByName(db, name);
+  if (!app) return undefined; // an unknown app is asked again (it may be created meanwhile)
+  if (appsByName.size >= 1_000) appsByName.clear();
+  appsByName.set(name, { app, until: now + APP_CACHE_MS });
+  return app;
+};
+
+/** Forgets what this isolate remembered of an app (after it was changed). */
+export const forgetApp = (name: string): void => {
+  appsByName.delete(name);
+};
+
 export const requireApp = async (db: Db, appkey: string): Promise<AppRow> => {
   const app = await findAppByKey(db, appkey);
   if (!app) throw adminFail(404, "app_not_found", `no app with appkey ${appkey}`);
@@ -86,6 +112,7 @@ export const updateApp = async (db: Db, appkey: string, input: AppSettings): Pro
     .where(eq(apps.appkey, appkey))
     .returning();
   if (!app) throw adminFail(404, "app_not_found", `no app with appkey ${appkey}`);
+  forgetApp(app.name);
   return app;
 };
 
