@@ -34,6 +34,14 @@ export class GroupHub extends DurableObject<Env> {
   private readonly rotation = new ShareRotation();
   private readonly faults: Faults;
   private readonly outbox: GroupOutbox;
+  /**
+   * The tables each message reads (subscribers, share groups, removed members), kept in memory
+   * once read: every write to them goes through this class and drops its copy, and a woken
+   * object reads them again.
+   */
+  private subscriberIds: readonly string[] | null = null;
+  private shareRows: readonly { share_key: string; user_id: string }[] | null = null;
+  private removedIds: ReadonlySet<string> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -106,14 +114,16 @@ export class GroupHub extends DurableObject<Env> {
   }
 
   async addSubscriber(app: string, groupId: string, userId: string): Promise<void> {
-    this.guard(app, groupId, "addSubscriber", () =>
-      this.sql.exec("INSERT OR IGNORE INTO subscribers (user_id) VALUES (?)", userId),
-    );
+    this.guard(app, groupId, "addSubscriber", () => {
+      this.subscriberIds = null;
+      this.sql.exec("INSERT OR IGNORE INTO subscribers (user_id) VALUES (?)", userId);
+    });
   }
 
   /** A member identity joins a share group (a `$share/…` filter reaching this group). */
   async addShare(app: string, groupId: string, userId: string, key: string): Promise<void> {
     try {
+      this.shareRows = null;
       this.sql.exec("INSERT OR IGNORE INTO shares (share_key, user_id) VALUES (?, ?)", key, userId);
     } catch (err) {
       logHubError(`GroupHub:${app}:${groupId}`, "addShare", err);
@@ -123,6 +133,7 @@ export class GroupHub extends DurableObject<Env> {
 
   async removeShare(app: string, groupId: string, userId: string, key: string): Promise<void> {
     try {
+      this.shareRows = null;
       this.sql.exec("DELETE FROM shares WHERE share_key = ? AND user_id = ?", key, userId);
     } catch (err) {
       logHubError(`GroupHub:${app}:${groupId}`, "removeShare", err);
@@ -131,9 +142,10 @@ export class GroupHub extends DurableObject<Env> {
   }
 
   async removeSubscriber(app: string, groupId: string, userId: string): Promise<void> {
-    this.guard(app, groupId, "removeSubscriber", () =>
-      this.sql.exec("DELETE FROM subscribers WHERE user_id = ?", userId),
-    );
+    this.guard(app, groupId, "removeSubscriber", () => {
+      this.subscriberIds = null;
+      this.sql.exec("DELETE FROM subscribers WHERE user_id = ?", userId);
+    });
   }
 
   /**
@@ -142,6 +154,9 @@ export class GroupHub extends DurableObject<Env> {
    */
   async removeMembers(app: string, groupId: string, userIds: string[]): Promise<void> {
     this.guard(app, groupId, "removeMembers", () => {
+      this.subscriberIds = null;
+      this.shareRows = null;
+      this.removedIds = null;
       for (const u of userIds) {
         this.sql.exec("DELETE FROM subscribers WHERE user_id = ?", u);
         this.sql.exec("DELETE FROM shares WHERE user_id = ?", u);
@@ -153,6 +168,7 @@ export class GroupHub extends DurableObject<Env> {
   /** Members joined (D1 already says so): a member removed before may publish again. */
   async addMembers(app: string, groupId: string, userIds: string[]): Promise<void> {
     this.guard(app, groupId, "addMembers", () => {
+      this.removedIds = null;
       for (const u of userIds) this.sql.exec("DELETE FROM removed WHERE user_id = ?", u);
     });
   }
@@ -193,18 +209,24 @@ export class GroupHub extends DurableObject<Env> {
   private fromRemovedMember(message: Message): boolean {
     const user = message.from?.split("/")[0];
     if (user === undefined) return false;
-    return this.sql.exec("SELECT 1 FROM removed WHERE user_id = ?", user).toArray().length > 0;
+    this.removedIds ??= new Set(
+      this.sql
+        .exec<{ user_id: string }>("SELECT user_id FROM removed")
+        .toArray()
+        .map((r) => r.user_id),
+    );
+    return this.removedIds.has(user);
   }
 
   /** For each share group matching the topic, the member whose turn it is: member → its groups. */
   private pickShares(topic: string): Map<string, string[]> {
     const byKey = new Map<string, string[]>();
-    const rows = this.sql
+    this.shareRows ??= this.sql
       .exec<{ share_key: string; user_id: string }>(
         "SELECT share_key, user_id FROM shares ORDER BY share_key, user_id",
       )
       .toArray();
-    for (const r of rows) {
+    for (const r of this.shareRows) {
       if (!shareMatches(r.share_key, topic)) continue;
       byKey.set(r.share_key, [...(byKey.get(r.share_key) ?? []), r.user_id]);
     }
@@ -219,13 +241,11 @@ export class GroupHub extends DurableObject<Env> {
   /** Every plain subscriber, and per matching share group the member whose turn it is. */
   private targetsOf(m: Message): Owed[] {
     const picked = this.pickShares(m.topic);
-    const users = new Set(
-      this.sql
-        .exec<{ user_id: string }>("SELECT user_id FROM subscribers")
-        .toArray()
-        .map((u) => u.user_id),
-    );
-    for (const u of picked.keys()) users.add(u);
+    this.subscriberIds ??= this.sql
+      .exec<{ user_id: string }>("SELECT user_id FROM subscribers")
+      .toArray()
+      .map((u) => u.user_id);
+    const users = picked.size ? new Set([...this.subscriberIds, ...picked.keys()]) : this.subscriberIds;
     return [...users].map((user) => ({ user, shares: picked.get(user) ?? [] }));
   }
 

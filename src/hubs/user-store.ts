@@ -34,6 +34,7 @@ export class UserStore {
   readonly sessions: SessionStore;
   readonly queue: QueueStore;
   readonly conns: ConnStore;
+  private groups: ReadonlySet<string> | null = null;
 
   constructor(private readonly sql: SqlStorage) {
     sql.exec(SCHEMA + RETAINED_SCHEMA);
@@ -63,22 +64,26 @@ export class UserStore {
   }
 
   // --- memberships (a cache of D1's group_members for this identity) --------------------
-  memberships(): Set<string> {
-    return new Set(
+  /** The memberships (kept in memory once read; every write goes through here). */
+  memberships(): ReadonlySet<string> {
+    this.groups ??= new Set(
       this.sql
         .exec<{ group_id: string }>("SELECT group_id FROM memberships")
         .toArray()
         .map((r) => r.group_id),
     );
+    return this.groups;
   }
   /** Replaces the memberships, writing only what changed. */
   setMemberships(groupIds: string[]): void {
     const had = this.memberships();
     const now = new Set(groupIds);
+    this.groups = null;
     for (const g of had) if (!now.has(g)) this.sql.exec("DELETE FROM memberships WHERE group_id = ?", g);
     for (const g of now) if (!had.has(g)) this.sql.exec("INSERT INTO memberships (group_id) VALUES (?)", g);
   }
   setMembership(groupId: string, member: boolean): void {
+    this.groups = null;
     if (member) this.sql.exec("INSERT OR IGNORE INTO memberships (group_id) VALUES (?)", groupId);
     else this.sql.exec("DELETE FROM memberships WHERE group_id = ?", groupId);
   }
