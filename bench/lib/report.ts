@@ -64,6 +64,7 @@ export const markdown = (r: Report, file: string): string => {
         ["latency p99 ms", (m) => m.latency_ms.p99],
         ["lost / duplicated", (m) => `${m.lost} / ${m.duplicates}`],
         ["CPU % client / broker", (m) => `${m.client_cpu_pct} / ${m.broker_cpu_pct}`],
+        ["broker CPU-s per million deliveries", (m) => m.broker_cpu_s_per_m_deliveries],
       ]),
     );
   }

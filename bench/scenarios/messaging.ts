@@ -43,6 +43,8 @@ export type MessagingResult = {
   latency_ms: ReturnType<typeof percentiles>;
   client_cpu_pct: number;
   broker_cpu_pct: number;
+  /** Broker CPU-seconds (user + system of its processes) per million deliveries. */
+  broker_cpu_s_per_m_deliveries: number;
   broker_rss_mb: number;
   error?: string;
 };
@@ -249,13 +251,15 @@ export const runMessaging = async (broker: Broker, rig: Rig, qos: 0 | 1): Promis
     latency_ms: percentiles(latency.values()),
     client_cpu_pct: round(((cpu.user + cpu.system) / 1e6 / seconds) * 100),
     broker_cpu_pct: round((bcpu / seconds) * 100),
+    broker_cpu_s_per_m_deliveries: delivered ? round((bcpu / delivered) * 1e6, 1) : 0,
     broker_rss_mb: round(rssBytes(pids) / 2 ** 20),
     ...(error ? { error } : {}),
   };
   log(
     `  ${shape.name} QoS ${qos} on ${broker.name}: ${result.msgs_per_s} msgs/s, p50 ${result.latency_ms.p50} ms, ` +
       `p99 ${result.latency_ms.p99} ms, lost ${result.lost}, dups ${duplicates}, ` +
-      `CPU client ${result.client_cpu_pct}% broker ${result.broker_cpu_pct}%${error ? ` — ${error}` : ""}`,
+      `CPU client ${result.client_cpu_pct}% broker ${result.broker_cpu_pct}% ` +
+      `(${result.broker_cpu_s_per_m_deliveries} CPU-s per million deliveries)${error ? ` — ${error}` : ""}`,
   );
   return result;
 };

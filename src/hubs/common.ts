@@ -27,7 +27,12 @@ export const IDENTITY_KEEPALIVE = "x-edge-push-keepalive";
 export type GroupMessage = Message & { shares?: string[] };
 
 /** The result of a server publish (CONTRACT §2 push routing). */
-export type PublishOutcome = { delivered: number; foreground: boolean };
+/**
+ * What a publish to a user's hub did: live connections reached, whether the app is in the
+ * foreground, and whether the user had no MQTT session at all (not connected, no stored
+ * persistent session), so nothing holds the message.
+ */
+export type PublishOutcome = { delivered: number; foreground: boolean; sessionless?: boolean };
 
 /** Logs an error that an entry point caught, with the hub and entry point named. */
 export const logHubError = (hub: string, entry: string, err: unknown) => {

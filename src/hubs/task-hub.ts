@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import {
+  NO_SESSION_NOTE,
   type ReceiptState,
   type StoredState,
   shownChannel,
@@ -213,11 +214,13 @@ export class TaskHub extends DurableObject<Env> {
     return this.rpc("timeline", () => {
       const row = this.reads.find(by);
       if (!row) return null;
+      const events = this.reads.events(row.id);
+      const sessionless = events.some((e) => e.state === "sent" && e.detail.includes(NO_SESSION_NOTE));
       return {
         msg_id: row.msg_id,
         state: shownState(row.state),
-        why: whyOf({ ...row, removedAt: row.removed_at }),
-        events: this.reads.events(row.id).map((e) => ({ ...e, at: iso(e.at) })),
+        why: whyOf({ ...row, removedAt: row.removed_at, sessionless }),
+        events: events.map((e) => ({ ...e, at: iso(e.at) })),
       };
     });
   }

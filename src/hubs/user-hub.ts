@@ -248,7 +248,8 @@ export class UserHub extends DurableObject<Env> {
       const m = stampFor(message, who.id);
       if (m.retain) this.hub.store.retain(m);
       const delivered = this.hub.delivery.deliver(m, Date.now());
-      return { delivered, foreground: presenceOf(this.hub, who).focus === 1 };
+      const sessionless = this.hub.store.sessions.count() === 0;
+      return { delivered, foreground: presenceOf(this.hub, who).focus === 1, sessionless };
     });
   }
 

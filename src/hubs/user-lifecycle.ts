@@ -142,8 +142,10 @@ export async function sweep(hub: Hub, now: number): Promise<void> {
     next = Math.min(next, due ?? now + HEARTBEAT_MS, now + HEARTBEAT_MS);
   }
   for (const due of hub.store.conns.dueWills(now)) await publishWill(hub, due.clientId, due.will, now);
-  for (const clientId of hub.store.sessions.expiredSessions(now)) hub.store.sessions.deleteSession(clientId);
+  const expired = hub.store.sessions.expiredSessions(now);
+  for (const clientId of expired) hub.store.sessions.deleteSession(clientId);
   await syncGroupRegistrations(hub);
+  if (expired.length) await leaveIfIdle(hub);
   for (const t of [hub.store.conns.nextWillDue(), hub.store.sessions.nextSessionExpiry()])
     if (t !== null) next = Math.min(next, t);
   if (Number.isFinite(next)) await hub.ctx.storage.setAlarm(Math.max(next, now + 1000));

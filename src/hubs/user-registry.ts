@@ -8,26 +8,38 @@ const openCount = (hub: Hub) =>
     .getWebSockets()
     .filter((ws) => (ws.deserializeAttachment() as Attachment | null)?.conn.phase !== "closed").length;
 
+type Registered = "live" | "stored" | "none";
+/** What the registry should say of this hub: connections, only stored sessions, or nothing. */
+const wanted = (hub: Hub): Registered =>
+  hub.opening > 0 || openCount(hub) > 0 ? "live" : hub.store.sessions.count() > 0 ? "stored" : "none";
+/** `registered` meta; "1" / "0" from before stored sessions were listed. */
+const stored = (hub: Hub): Registered => {
+  const v = hub.store.getMeta("registered");
+  return v === "1" ? "live" : v === "live" || v === "stored" ? v : "none";
+};
+
 /**
- * Keeps the app registry in step with whether this hub has connections: joins before the
- * first upgrade is accepted (answering false when the app is disabled), leaves after the last
- * connection closed. Steps run one after another, each deciding from the state at its turn,
- * so a join and a leave racing never leave the registry wrong.
+ * Keeps the app registry in step with this hub's connections and sessions: joins before the
+ * first upgrade is accepted (answering false when the app is disabled), parks after the last
+ * connection closed with a persistent session left, leaves when no session is left. Steps run
+ * one after another, each deciding from the state at its turn, so a join and a leave racing
+ * never leave the registry wrong.
  */
 export function syncRegistry(hub: Hub): Promise<boolean> {
   const step = hub.registry.then(async () => {
     const who = hub.who;
     if (!who) return true;
-    const want = hub.opening > 0 || openCount(hub) > 0;
-    const have = hub.store.getMeta("registered") === "1";
-    if (want === have) return true;
+    const want = wanted(hub);
+    if (want === stored(hub)) return true;
     const registry = registryOf(hub.env, who.app, who.id);
-    if (want) {
+    if (want === "live") {
       if (!(await registry.join(who.app, who.id))) return false;
+    } else if (want === "stored") {
+      await registry.park(who.app, who.id);
     } else {
       await registry.leave(who.app, who.id);
     }
-    hub.store.setMeta("registered", want ? "1" : "0");
+    hub.store.setMeta("registered", want);
     return true;
   });
   hub.registry = step.catch(() => false);

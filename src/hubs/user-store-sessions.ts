@@ -28,6 +28,9 @@ export class SessionStore {
   session(clientId: string): SessionRow | undefined {
     return this.sql.exec<SessionRow>("SELECT * FROM sessions WHERE client_id = ?", clientId).toArray()[0];
   }
+  count(): number {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sessions").one().n;
+  }
   sessions(): SessionRow[] {
     return this.sql.exec<SessionRow>("SELECT * FROM sessions").toArray();
   }

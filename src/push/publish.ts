@@ -1,5 +1,6 @@
 import type { AppRow } from "../db/schema";
-import { groupHub, type PublishOutcome, userHub } from "../hubs/common";
+import { withSessions } from "../hubs/app-registry";
+import { groupHub, logHubError, type PublishOutcome, userHub } from "../hubs/common";
 import type { NewTarget } from "../hubs/task-store";
 import type { Message } from "../mqtt/session";
 import { channelOf, groupTopic, userTopic } from "../mqtt/topics";
@@ -7,9 +8,16 @@ import type { DeviceTarget } from "./audience";
 import { msgIdFor } from "./msg-id";
 import type { PushRequest } from "./request";
 import { mqttBody, pushTypeOf } from "./route";
+import { NO_SESSION_NOTE } from "./truth";
 
 /** Hub calls in flight at once while publishing a page on MQTT. */
 const MQTT_PARALLEL = 50;
+/**
+ * From this many users on a page, the app registry is asked first which of them have an MQTT
+ * session (one call per shard), and only their hubs are called: a NEW_ORDER to 10,000
+ * technicians does MQTT work for those with a session only.
+ */
+export const REGISTRY_FILTER_MIN = 10;
 
 /**
  * The MQTT message of a push: QoS 1, not retained, expiring with the task, marked so each
@@ -42,6 +50,8 @@ export const errorText = (err: unknown) => (err instanceof Error ? err.message :
 /** How a publish went, in words (the `sent` event of an MQTT target). */
 export function publishedDetail(topic: string, r: PublishOutcome, isGroup: boolean): string {
   const n = `${r.delivered} live connection${r.delivered === 1 ? "" : "s"}`;
+  if (r.sessionless && !isGroup)
+    return `published on ${topic} at QoS 1; the user is offline and ${NO_SESSION_NOTE}`;
   if (isGroup) return `published on ${topic} at QoS 1; fanned out to ${n}`;
   if (r.foreground) return `published on ${topic} at QoS 1 to ${n}; the app is in the foreground`;
   return r.delivered > 0
@@ -128,10 +138,21 @@ export async function publishPage(
   const rows: NewTarget[] = [];
   const foreground = new Set<string>();
   const failed: string[] = [];
+  const withSession = users.length >= REGISTRY_FILTER_MIN ? await sessionsAmong(env, app, users) : null;
+  const skipped = new Set(
+    withSession
+      ? users.filter((id) => !withSession.has(id)).map((id) => userTopic(app.name, id, pushType))
+      : [],
+  );
+  const sessionless: PublishOutcome = { delivered: 0, foreground: false, sessionless: true };
   for (let i = 0; i < topics.length; i += MQTT_PARALLEL) {
     const part = topics.slice(i, i + MQTT_PARALLEL);
     const results = await Promise.allSettled(
-      part.map((t) => publishTo(env, app, mqttMessageOf(req, t, taskId, app))),
+      part.map((t) =>
+        skipped.has(t)
+          ? Promise.resolve(sessionless)
+          : publishTo(env, app, mqttMessageOf(req, t, taskId, app)),
+      ),
     );
     results.forEach((r, j) => {
       const row = mqttTarget(taskId, app, part[j] as string, accepted, r);
@@ -141,6 +162,19 @@ export async function publishPage(
     });
   }
   return { rows, foreground, failed };
+}
+
+/**
+ * Which of `users` the app registry lists with an MQTT session; null (every hub is called) when
+ * the registry could not answer.
+ */
+async function sessionsAmong(env: Env, app: AppRow, users: string[]): Promise<Set<string> | null> {
+  try {
+    return await withSessions(env, app.name, users);
+  } catch (err) {
+    logHubError(`AppRegistry:${app.name}`, "withSessions (publishing to every user instead)", err);
+    return null;
+  }
 }
 
 /**

@@ -29,6 +29,12 @@ export type ReceiptState = "received" | "opened" | "dismissed";
  * (src/hubs/user-store-queue.ts: 1,000 messages or 4 MiB waiting, the oldest go).
  */
 export const SESSION_QUEUE_FULL = "SESSION_QUEUE_FULL";
+/**
+ * Said in the `sent` event of an MQTT target whose user had no session when it was published
+ * (the target is `sent`, handed to MQTT, with no reason), and by its `why`.
+ */
+export const NO_SESSION_NOTE =
+  "the user has no MQTT session (not connected, no persistent session), so nothing holds it";
 
 /** What happened to a target, in order: `state` names the event (accepted, routed, sent, retry, ...). */
 export type TargetEvent = { at: number; state: string; channel: string | null; detail: string };
@@ -75,6 +81,8 @@ export function whyOf(t: {
   reason: string | null;
   reached: number;
   removedAt?: number | null;
+  /** An MQTT target whose user had no session when it was published (its `sent` event says so). */
+  sessionless?: boolean;
 }): string | null {
   const p = providerName(t.channel);
   const r = t.reason ?? "";
@@ -99,6 +107,7 @@ export function whyOf(t: {
           : `waiting to be sent to ${p}`;
     case "sent":
       if (t.channel !== "mqtt") return `accepted by ${p}; the app has not reported it received yet`;
+      if (t.sessionless) return `published on MQTT, but ${NO_SESSION_NOTE}`;
       return t.reached > 0
         ? "published on MQTT to a live connection; no acknowledgement from the device yet"
         : "queued on MQTT for an offline session; the device has not come online yet";
