@@ -31,29 +31,47 @@ export const findAppByName = async (db: Db, name: string): Promise<AppRow | unde
   db.query.apps.findFirst({ where: eq(apps.name, name) });
 
 /**
- * How long a Worker isolate trusts an app row it read for `GET /mqtt` upgrades. Safe to cache:
- * a disabled app is refused by the AppRegistry's join in the UserHub, whatever the cache says.
- * An app's other settings (its MQTT keepalive) reach new connections within this time; an app
- * changed through this isolate is forgotten at once.
+ * How long a Worker isolate trusts an app row it read, on the two hot paths:
+ * - `GET /mqtt` upgrades (APP_CACHE_MS): a disabled app is refused by the AppRegistry's join in
+ *   the UserHub whatever the cache says; other settings (the MQTT keepalive) reach new
+ *   connections within this time.
+ * - `/psp/*` calls (PSP_APP_CACHE_MS): a disabled app, a rotated master secret or a changed
+ *   setting takes effect within this time in other isolates.
+ * An app changed through this isolate is forgotten at once.
  */
 export const APP_CACHE_MS = 30_000;
-const appsByName = new Map<string, { app: AppRow; until: number }>();
+export const PSP_APP_CACHE_MS = 5_000;
+type Cached = { app: AppRow; at: number };
+const appCache = new Map<string, Cached>();
 
-/** `findAppByName`, remembered per isolate for APP_CACHE_MS (the MQTT upgrade's hot path). */
-export const cachedAppByName = async (db: Db, name: string): Promise<AppRow | undefined> => {
+const cached = async (
+  key: string,
+  maxAgeMs: number,
+  read: () => Promise<AppRow | undefined>,
+): Promise<AppRow | undefined> => {
   const now = Date.now();
-  const hit = appsByName.get(name);
-  if (hit && hit.until > now) return hit.app;
-  const app = await findAppByName(db, name);
+  const hit = appCache.get(key);
+  if (hit && now - hit.at < maxAgeMs) return hit.app;
+  const app = await read();
   if (!app) return undefined; // an unknown app is asked again (it may be created meanwhile)
-  if (appsByName.size >= 1_000) appsByName.clear();
-  appsByName.set(name, { app, until: now + APP_CACHE_MS });
+  if (appCache.size >= 2_000) appCache.clear();
+  appCache.set(`name:${app.name}`, { app, at: now });
+  appCache.set(`key:${app.appkey}`, { app, at: now });
   return app;
 };
 
+/** `findAppByName`, remembered per isolate for APP_CACHE_MS (the MQTT upgrade's hot path). */
+export const cachedAppByName = (db: Db, name: string) =>
+  cached(`name:${name}`, APP_CACHE_MS, () => findAppByName(db, name));
+
+/** `findAppByKey`, remembered per isolate for PSP_APP_CACHE_MS (every partner call). */
+export const cachedAppByKey = (db: Db, appkey: string) =>
+  cached(`key:${appkey}`, PSP_APP_CACHE_MS, () => findAppByKey(db, appkey));
+
 /** Forgets what this isolate remembered of an app (after it was changed). */
-export const forgetApp = (name: string): void => {
-  appsByName.delete(name);
+export const forgetApp = (app: Pick<AppRow, "name" | "appkey">): void => {
+  appCache.delete(`name:${app.name}`);
+  appCache.delete(`key:${app.appkey}`);
 };
 
 export const requireApp = async (db: Db, appkey: string): Promise<AppRow> => {
@@ -112,7 +130,7 @@ export const updateApp = async (db: Db, appkey: string, input: AppSettings): Pro
     .where(eq(apps.appkey, appkey))
     .returning();
   if (!app) throw adminFail(404, "app_not_found", `no app with appkey ${appkey}`);
-  forgetApp(app.name);
+  forgetApp(app);
   return app;
 };
 
@@ -123,8 +141,9 @@ export const rotateSecret = async (db: Db, credentialsKey: string, appkey: strin
     .update(apps)
     .set({ masterSecretEnc: await encryptSecret(credentialsKey, secret), updatedAt: Date.now() })
     .where(eq(apps.appkey, appkey))
-    .returning({ id: apps.id });
+    .returning({ id: apps.id, name: apps.name, appkey: apps.appkey });
   if (!app) throw adminFail(404, "app_not_found", `no app with appkey ${appkey}`);
+  forgetApp(app);
   return secret;
 };
 

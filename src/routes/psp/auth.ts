@@ -4,7 +4,7 @@ import { pspFail } from "../../errors";
 import { replayGuard } from "../../hubs/replay-guard";
 import { md5Hex, safeEqual } from "../../lib/crypto";
 import { signedUrl, signInput } from "../../lib/psp-sign";
-import { findAppByKey, masterSecretOf } from "../../services/apps";
+import { cachedAppByKey, masterSecretOf } from "../../services/apps";
 
 /** How far X-Timestamp may be from the server clock (CONTRACT §2). */
 export const TIMESTAMP_WINDOW_MS = 10 * 60 * 1000;
@@ -41,7 +41,7 @@ export const pspAuth = createMiddleware<AppEnv>(async (c, next) => {
     );
   }
 
-  const app = await findAppByKey(c.var.db, appkey);
+  const app = await cachedAppByKey(c.var.db, appkey);
   if (!app) throw pspFail(401, 2021, "unknown appkey");
   if (!app.enabled) throw pspFail(403, 2000, "the app is disabled");
   if (Math.abs(Date.now() - Number(timestamp)) > TIMESTAMP_WINDOW_MS) {
