@@ -29,6 +29,8 @@ const overRate = (app: AppRow) =>
 /** CONTRACT §2 payload limits, per target platform: 413 / 2022. */
 export const checkPayloadLimits = async (db: Db, app: AppRow, req: PushRequest): Promise<void> => {
   const size = payloadSize(req.payload);
+  // Within both limits: no need to know the devices' platforms (no D1 read).
+  if (size <= Math.min(app.iosPayloadLimit, app.androidPayloadLimit)) return;
   const platforms =
     req.audience.type === "unicast" || req.audience.type === "listcast"
       ? [...(await platformsOf(db, app.id, req.audience.tokens))]
