@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import {
   type ReceiptState,
+  SESSION_QUEUE_FULL,
   type StoredState,
   shownChannel,
   shownState,
@@ -8,6 +9,7 @@ import {
   type TargetState,
   whyOf,
 } from "../push/truth";
+import { emitEvents, nowIso } from "../push/webhooks";
 import { logHubError } from "./common";
 import { Faults } from "./faults";
 import { MetricsBatch } from "./metrics";
@@ -183,9 +185,32 @@ export class TaskHub extends DurableObject<Env> {
     return this.rpc("receipt", () => this.store.receipt(items, source, Date.now()));
   }
 
-  /** MQTT targets a user's session queue dropped at its bound; answers how many it failed. */
+  /**
+   * MQTT targets a user's session queue dropped at its bound; the ones it failed are
+   * `target.failed` webhook events of the task's app. Answers how many it failed.
+   */
   async dropped(msgIds: string[], detail: string): Promise<number> {
-    return this.rpc("dropped", () => this.store.dropped(msgIds, detail, Date.now()));
+    return this.rpc("dropped", async () => {
+      const failed = this.store.dropped(msgIds, detail, Date.now());
+      const taskId = this.store.getMeta("task_id");
+      if (failed.length && taskId) {
+        const app = await this.env.DB.prepare(
+          "SELECT a.id AS id, a.callback_url AS callbackUrl FROM tasks t JOIN apps a ON a.id = t.app_id WHERE t.id = ?",
+        )
+          .bind(taskId)
+          .first<{ id: number; callbackUrl: string | null }>();
+        const at = nowIso();
+        const events = failed.map((msgId) => ({
+          type: "target.failed" as const,
+          at,
+          task_id: taskId,
+          msg_id: msgId,
+          reason: SESSION_QUEUE_FULL,
+        }));
+        if (app) await emitEvents(this.env, app, events);
+      }
+      return failed.length;
+    });
   }
 
   async counts(): Promise<Counts> {

@@ -313,10 +313,10 @@ export class TaskStore {
   /**
    * MQTT targets whose message a session's queue dropped at its bound (a UserHub reports them):
    * failed as SESSION_QUEUE_FULL, unless already received (another session of the user had it)
-   * or ended otherwise. Answers how many it failed.
+   * or ended otherwise. Answers the msg_ids it failed.
    */
-  dropped(msgIds: string[], detail: string, now: number): number {
-    let failed = 0;
+  dropped(msgIds: string[], detail: string, now: number): string[] {
+    const failed: string[] = [];
     for (const msgId of msgIds) {
       const row = this.sql
         .exec<{ id: number }>(
@@ -328,7 +328,7 @@ export class TaskStore {
         )
         .toArray()[0];
       if (!row) continue;
-      failed += 1;
+      failed.push(msgId);
       this.event(row.id, now, "failed", "mqtt", detail);
     }
     return failed;
