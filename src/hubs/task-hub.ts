@@ -180,6 +180,21 @@ export class TaskHub extends DurableObject<Env> {
     return this.rpc("resume", () => this.store.resume(staleBefore, after, limit, size, Date.now()));
   }
 
+  /**
+   * The watchdog's end of a cancelled task that made no progress since `staleBefore`: its open
+   * targets are cancelled, `limit` at a time (`first`: the first call). Answers whether any are
+   * left; null when the task moved meanwhile (a message of it is still alive). Nothing is sent.
+   */
+  async cancelOpen(staleBefore: number, first: boolean, limit: number): Promise<{ more: boolean } | null> {
+    return this.rpc("cancelOpen", () => {
+      const detail = "cancelled by the partner; its queue message was lost, so the watchdog ended it";
+      const r = this.store.cancelOpen(staleBefore, first, limit, detail, Date.now());
+      if (!r) return null;
+      for (const [channel, n] of r.ended) this.metrics.add("deliveries", n, channel, "cancelled");
+      return { more: r.more };
+    });
+  }
+
   /** Receipts for this task's msg_ids; answers how many were known. */
   async receipt(items: { msgId: string; state: ReceiptState }[], source: string): Promise<number> {
     return this.rpc("receipt", () => this.store.receipt(items, source, Date.now()));

@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import type { PublishPacket } from "../../src/mqtt/codec";
 import { msgIdFor, msgIdOn } from "../../src/push/msg-id";
+import { STALLED_MS } from "../../src/push/resume";
 import type { BatchMessage, QueueMessage } from "../../src/push/tasks";
 import { ORIGIN } from "../helpers/api";
 import { mqttConnect } from "../helpers/mqtt-ws";
@@ -118,7 +119,7 @@ const pushOn = async (on: Env, app: TestApp, body: unknown) => {
   return (await (await worker.fetch(req, on, createExecutionContext())).json()) as Json;
 };
 
-type Trace = { state: string; events: { state: string; detail: string }[] };
+type Trace = { state: string; why: string | null; events: { state: string; detail: string }[] };
 const trace = async (app: TestApp, taskId: string, by: string) =>
   (await psp(app, "GET", `/psp/push/trace?task_id=${taskId}&${by}`)).data as unknown as Trace;
 
@@ -196,5 +197,69 @@ describe("task watchdog: a task lost mid-way (sending, a batch message lost) is 
     ) as PublishPacket[];
     expect(copies).toHaveLength(1);
     w1.close();
+  }, 30_000);
+});
+
+/** Makes a task look untouched since `at`, in D1 and in its TaskHub. */
+const ageTask = async (taskId: string, at: number) => {
+  await env.DB.prepare("UPDATE tasks SET updated_at = ? WHERE id = ?").bind(at, taskId).run();
+  await runInDurableObject(env.TASK_HUB.get(env.TASK_HUB.idFromName(taskId)), (_, state) => {
+    state.storage.sql.exec("UPDATE meta SET v = ? WHERE k = 'progress_at'", String(at));
+  });
+};
+
+describe("task watchdog: a task cancelled while one of its messages was lost ends", () => {
+  it("cancels the targets its lost batch left pending, 15 minutes on; nothing is sent", async () => {
+    const app = await providerApp();
+    const apns = await device(app, "apns", "c1");
+    const fcm = await device(app, "fcm", "c2");
+    // The task's page runs, its APNs batch is delivered, its FCM batch is lost; then the partner
+    // cancels the task. Nothing will ever end the FCM target but the watchdog.
+    const lossy = losingQueue();
+    const made = await pushOn(lossy.env, app, {
+      type: "customizedcast",
+      alias: "c1,c2",
+      payload: notification,
+    });
+    const taskId = String(made.data.task_id);
+    await consume(lossy.kept.splice(0)[0] as QueueMessage, lossy.env);
+    const batches = lossy.kept.splice(0) as BatchMessage[];
+    expect(batches.map((b) => b.provider).sort()).toEqual(["apns", "fcm"]);
+    expect(
+      (await consume(batches.find((b) => b.provider === "apns") as BatchMessage)).explicitAcks,
+    ).toHaveLength(1);
+    const cancel = await psp(app, "POST", "/psp/push/cancel", { task_id: taskId });
+    expect(cancel).toMatchObject({ ret: "SUCCESS", data: { status: "cancelled" } });
+    const open = await psp(app, "GET", `/psp/push/targets?task_id=${taskId}&state=pending`);
+    expect((open.data.targets as { device_token: string }[]).map((t) => t.device_token)).toEqual([fcm]);
+
+    // Cancelled just over 15 minutes ago, nothing moved in its TaskHub since; the watchdog sweeps.
+    await ageTask(taskId, Date.now() - STALLED_MS - 1000);
+    await watchdog().arm();
+    expect(await runDurableObjectAlarm(watchdog())).toBe(true);
+
+    const t = await trace(app, taskId, `device_token=${fcm}`);
+    expect(t).toMatchObject({ state: "cancelled", why: "cancelled by the partner before it was sent" });
+    expect(t.events.map((e) => e.state)).toEqual(["accepted", "routed", "cancelled"]);
+    expect(t.events[2]?.detail).toBe(
+      "cancelled by the partner; its queue message was lost, so the watchdog ended it",
+    );
+    // The counts add up: 4 targets, 3 sent (two MQTT topics, APNs), 1 cancelled, none left open.
+    const status = await psp(app, "GET", `/psp/push/status?task_id=${taskId}`);
+    expect(status.data).toMatchObject({ status: "cancelled", total: 4, sent: 3, failed: 0 });
+    const all = await psp(app, "GET", `/psp/push/targets?task_id=${taskId}`);
+    const states = (all.data.targets as { channel: string; state: string; reason: string | null }[]).map(
+      (x) => `${x.channel}:${x.state}:${x.reason}`,
+    );
+    expect(states.sort()).toEqual([
+      "apns:sent:null",
+      "fcm:cancelled:CANCELLED",
+      "mqtt:sent:null",
+      "mqtt:sent:null",
+    ]);
+    // Nothing was sent for the cancelled task: the FCM device never got it.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await receivedBy("fcm", fcm)).toHaveLength(0);
+    expect(await receivedBy("apns", apns)).toHaveLength(1);
   }, 30_000);
 });
