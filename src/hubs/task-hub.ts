@@ -116,12 +116,13 @@ export class TaskHub extends DurableObject<Env> {
 
   /**
    * One expanded page: its targets (with their first events) and the keys of the queue messages
-   * that will bring their outcomes. `last`: the audience is exhausted. Idempotent (a page
-   * expanded again adds nothing). Answers whether the task is complete already.
+   * that will bring their outcomes. `cursor`: where the page started (none: the first page);
+   * `next`: the page after it, null when the audience is exhausted. Idempotent (a page expanded
+   * again adds nothing). Answers whether the task is complete already.
    */
   async expand(
     taskId: string,
-    page: { rows: NewTarget[]; batches: string[]; next: string | null; expiresAt?: number },
+    page: { rows: NewTarget[]; batches: string[]; cursor?: string; next: string | null; expiresAt?: number },
   ): Promise<boolean> {
     return this.rpc("expand", async () => {
       this.store.setMeta("task_id", taskId);
@@ -130,9 +131,12 @@ export class TaskHub extends DurableObject<Env> {
       for (const r of this.store.add(page.rows, Date.now()))
         if (r.state !== "pending") this.metrics.add("deliveries", 1, r.channel, r.state);
       this.store.openBatches(page.batches);
-      // The page after this one: where a resume starts again if its message is lost.
+      // The page after this one: where a resume starts again if its message is lost. Only the
+      // page that starts where the record stands moves it on, so a redelivered earlier page never
+      // moves it back; `expanded` is never unset.
       if (page.next === null) this.store.setMeta("expanded", 1);
-      else this.store.setMeta("cursor", page.next);
+      else if ((page.cursor ?? null) === this.store.getMeta("cursor"))
+        this.store.setMeta("cursor", page.next);
       if (page.expiresAt !== undefined && (await this.ctx.storage.getAlarm()) === null)
         await this.ctx.storage.setAlarm(page.expiresAt);
       return this.store.finishBatch(null);

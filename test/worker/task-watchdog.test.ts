@@ -8,10 +8,11 @@ import {
 } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
+import { randomHex } from "../../src/lib/crypto";
 import type { PublishPacket } from "../../src/mqtt/codec";
 import { msgIdFor, msgIdOn } from "../../src/push/msg-id";
 import { STALLED_MS } from "../../src/push/resume";
-import type { BatchMessage, QueueMessage } from "../../src/push/tasks";
+import type { BatchMessage, QueueMessage, TaskPageMessage } from "../../src/push/tasks";
 import { ORIGIN } from "../helpers/api";
 import { mqttConnect } from "../helpers/mqtt-ws";
 import { createApp, nextTimestamp, pspSigned, sign, type TestApp } from "../helpers/psp";
@@ -200,6 +201,17 @@ describe("task watchdog: a task lost mid-way (sending, a batch message lost) is 
   }, 30_000);
 });
 
+/** A TaskHub's meta rows (cursor, expanded, progress_at, ...). */
+const metaOf = (taskId: string) =>
+  runInDurableObject(env.TASK_HUB.get(env.TASK_HUB.idFromName(taskId)), (_, state) =>
+    Object.fromEntries(
+      state.storage.sql
+        .exec<{ k: string; v: string }>("SELECT k, v FROM meta")
+        .toArray()
+        .map((r) => [r.k, r.v]),
+    ),
+  );
+
 /** Makes a task look untouched since `at`, in D1 and in its TaskHub. */
 const ageTask = async (taskId: string, at: number) => {
   await env.DB.prepare("UPDATE tasks SET updated_at = ? WHERE id = ?").bind(at, taskId).run();
@@ -262,4 +274,49 @@ describe("task watchdog: a task cancelled while one of its messages was lost end
     expect(await receivedBy("fcm", fcm)).toHaveLength(0);
     expect(await receivedBy("apns", apns)).toHaveLength(1);
   }, 30_000);
+});
+
+describe("task watchdog: a page delivered again does not move the resume cursor back", () => {
+  it("resumes from the page after the last one expanded; each device gets the push once", async () => {
+    const app = await providerApp();
+    // A broadcast of three pages (500, 500 and 1 device): 1,001 FCM devices, written to D1
+    // directly (registering them one by one through the API would only take longer).
+    const row = await env.DB.prepare("SELECT id FROM apps WHERE appkey = ?")
+      .bind(app.appkey)
+      .first<{ id: number }>();
+    const tokens = Array.from({ length: 1001 }, () => `fcm-${randomHex(16)}`).sort();
+    await env.DB.batch(
+      tokens.map((t) =>
+        env.DB.prepare(
+          "INSERT INTO devices (app_id, device_token, platform, provider) VALUES (?, ?, 'android', 'fcm')",
+        ).bind(row?.id, t),
+      ),
+    );
+    // Pages 1 and 2 run; the queue then delivers page 1 again. Every batch and the message of
+    // page 3 are lost.
+    const lossy = losingQueue();
+    const made = await pushOn(lossy.env, app, { type: "broadcast", payload: notification });
+    const taskId = String(made.data.task_id);
+    const pageOf = () => lossy.kept.splice(0).find((m) => m.kind === "task") as TaskPageMessage;
+    const first = pageOf();
+    await consume(first, lossy.env);
+    const second = pageOf();
+    expect(second.cursor).toBe(tokens[499]);
+    await consume(second, lossy.env);
+    expect(pageOf().cursor).toBe(tokens[999]);
+    await consume(first, lossy.env);
+    lossy.kept.splice(0);
+    // The record still names page 3 as the one to expand next.
+    const meta = await metaOf(taskId);
+    expect(meta.cursor).toBe(tokens[999]);
+    expect(meta.expanded).toBeUndefined();
+
+    await ageTask(taskId, Date.now() - 20 * 60_000);
+    await watchdog().arm();
+    expect(await runDurableObjectAlarm(watchdog())).toBe(true);
+    expect(await ended(app, taskId)).toMatchObject({ status: "done", total: 1001, sent: 1001, failed: 0 });
+    expect((await metaOf(taskId)).expanded).toBe("1");
+    for (const t of [tokens[0], tokens[500], tokens[1000]] as string[])
+      expect(await receivedBy("fcm", t)).toHaveLength(1);
+  }, 60_000);
 });
