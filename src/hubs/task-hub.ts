@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import {
   NO_SESSION_NOTE,
   type ReceiptState,
+  SESSION_QUEUE_FULL,
   type StoredState,
   shownChannel,
   shownState,
@@ -9,6 +10,7 @@ import {
   type TargetState,
   whyOf,
 } from "../push/truth";
+import { emitEvents, nowIso } from "../push/webhooks";
 import { logHubError } from "./common";
 import { Faults } from "./faults";
 import { MetricsBatch } from "./metrics";
@@ -115,12 +117,13 @@ export class TaskHub extends DurableObject<Env> {
 
   /**
    * One expanded page: its targets (with their first events) and the keys of the queue messages
-   * that will bring their outcomes. `last`: the audience is exhausted. Idempotent (a page
-   * expanded again adds nothing). Answers whether the task is complete already.
+   * that will bring their outcomes. `cursor`: where the page started (none: the first page);
+   * `next`: the page after it, null when the audience is exhausted. Idempotent (a page expanded
+   * again adds nothing). Answers whether the task is complete already.
    */
   async expand(
     taskId: string,
-    page: { rows: NewTarget[]; batches: string[]; next: string | null; expiresAt?: number },
+    page: { rows: NewTarget[]; batches: string[]; cursor?: string; next: string | null; expiresAt?: number },
   ): Promise<boolean> {
     return this.rpc("expand", async () => {
       this.store.setMeta("task_id", taskId);
@@ -129,9 +132,12 @@ export class TaskHub extends DurableObject<Env> {
       for (const r of this.store.add(page.rows, Date.now()))
         if (r.state !== "pending") this.metrics.add("deliveries", 1, r.channel, r.state);
       this.store.openBatches(page.batches);
-      // The page after this one: where a resume starts again if its message is lost.
+      // The page after this one: where a resume starts again if its message is lost. Only the
+      // page that starts where the record stands moves it on, so a redelivered earlier page never
+      // moves it back; `expanded` is never unset.
       if (page.next === null) this.store.setMeta("expanded", 1);
-      else this.store.setMeta("cursor", page.next);
+      else if ((page.cursor ?? null) === this.store.getMeta("cursor"))
+        this.store.setMeta("cursor", page.next);
       if (page.expiresAt !== undefined && (await this.ctx.storage.getAlarm()) === null)
         await this.ctx.storage.setAlarm(page.expiresAt);
       return this.store.finishBatch(null);
@@ -179,14 +185,52 @@ export class TaskHub extends DurableObject<Env> {
     return this.rpc("resume", () => this.store.resume(staleBefore, after, limit, size, Date.now()));
   }
 
+  /**
+   * The watchdog's end of a cancelled task that made no progress since `staleBefore`: its open
+   * targets are cancelled, `limit` at a time (`first`: the first call). Answers whether any are
+   * left; null when the task moved meanwhile (a message of it is still alive). Nothing is sent.
+   */
+  async cancelOpen(staleBefore: number, first: boolean, limit: number): Promise<{ more: boolean } | null> {
+    return this.rpc("cancelOpen", () => {
+      const detail = "cancelled by the partner; its queue message was lost, so the watchdog ended it";
+      const r = this.store.cancelOpen(staleBefore, first, limit, detail, Date.now());
+      if (!r) return null;
+      for (const [channel, n] of r.ended) this.metrics.add("deliveries", n, channel, "cancelled");
+      return { more: r.more };
+    });
+  }
+
   /** Receipts for this task's msg_ids; answers how many were known. */
   async receipt(items: { msgId: string; state: ReceiptState }[], source: string): Promise<number> {
     return this.rpc("receipt", () => this.store.receipt(items, source, Date.now()));
   }
 
-  /** MQTT targets a user's session queue dropped at its bound; answers how many it failed. */
+  /**
+   * MQTT targets a user's session queue dropped at its bound; the ones it failed are
+   * `target.failed` webhook events of the task's app. Answers how many it failed.
+   */
   async dropped(msgIds: string[], detail: string): Promise<number> {
-    return this.rpc("dropped", () => this.store.dropped(msgIds, detail, Date.now()));
+    return this.rpc("dropped", async () => {
+      const failed = this.store.dropped(msgIds, detail, Date.now());
+      const taskId = this.store.getMeta("task_id");
+      if (failed.length && taskId) {
+        const app = await this.env.DB.prepare(
+          "SELECT a.id AS id, a.callback_url AS callbackUrl FROM tasks t JOIN apps a ON a.id = t.app_id WHERE t.id = ?",
+        )
+          .bind(taskId)
+          .first<{ id: number; callbackUrl: string | null }>();
+        const at = nowIso();
+        const events = failed.map((msgId) => ({
+          type: "target.failed" as const,
+          at,
+          task_id: taskId,
+          msg_id: msgId,
+          reason: SESSION_QUEUE_FULL,
+        }));
+        if (app) await emitEvents(this.env, app, events);
+      }
+      return failed.length;
+    });
   }
 
   async counts(): Promise<Counts> {

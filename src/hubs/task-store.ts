@@ -297,6 +297,36 @@ export class TaskStore {
     return closed;
   }
 
+  /**
+   * A cancelled task that made no progress since `staleBefore` (a queue message of it was lost, so
+   * nothing will end its targets): its open targets (pending, or claimed by a run that died) are
+   * cancelled, `limit` at a time; after the last of them every open batch is closed, so the task
+   * waits for no message. `first`: the first call of this end, which checks the task is stalled.
+   * Answers the targets it ended by channel and whether any are left, or null when the task moved.
+   */
+  cancelOpen(staleBefore: number, first: boolean, limit: number, detail: string, now: number) {
+    if (first) {
+      if (Number(this.getMeta("progress_at") ?? 0) >= staleBefore) return null;
+      this.progress(now);
+    }
+    const rows = this.sql
+      .exec<{ channel: string; target: string; state: StoredState }>(
+        `SELECT channel, target, state FROM targets WHERE state IN ${OPEN} ORDER BY id LIMIT ?`,
+        limit + 1,
+      )
+      .toArray();
+    const ended = new Map<string, number>();
+    for (const r of rows.slice(0, limit)) {
+      // Claimed by a run that died: the provider may have taken it, and the event says so.
+      const why = r.state === "sending" ? `${detail}; a send of it was under way and never answered` : detail;
+      if (this.close(r.channel, [r.target], "cancelled", "CANCELLED", why, now).length)
+        ended.set(r.channel, (ended.get(r.channel) ?? 0) + 1);
+    }
+    const more = rows.length > limit;
+    if (!more) this.sql.exec("UPDATE batches SET done = 1 WHERE done = 0");
+    return { ended, more };
+  }
+
   /** MQTT targets nobody acknowledged by the task's expiry: expired (the broker has dropped them). */
   expireUnacknowledged(now: number): number {
     const rows = this.sql
@@ -313,10 +343,10 @@ export class TaskStore {
   /**
    * MQTT targets whose message a session's queue dropped at its bound (a UserHub reports them):
    * failed as SESSION_QUEUE_FULL, unless already received (another session of the user had it)
-   * or ended otherwise. Answers how many it failed.
+   * or ended otherwise. Answers the msg_ids it failed.
    */
-  dropped(msgIds: string[], detail: string, now: number): number {
-    let failed = 0;
+  dropped(msgIds: string[], detail: string, now: number): string[] {
+    const failed: string[] = [];
     for (const msgId of msgIds) {
       const row = this.sql
         .exec<{ id: number }>(
@@ -328,7 +358,7 @@ export class TaskStore {
         )
         .toArray()[0];
       if (!row) continue;
-      failed += 1;
+      failed.push(msgId);
       this.event(row.id, now, "failed", "mqtt", detail);
     }
     return failed;

@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { createDb } from "../db/client";
-import { resumeStalledTasks } from "../push/resume";
+import { endCancelledTasks, resumeStalledTasks } from "../push/resume";
 import { requeueStuckTasks } from "../services/push-tasks";
 import { logHubError } from "./common";
 
@@ -17,6 +17,8 @@ export const SWEEP_MS = 60_000;
  * It also resumes tasks lost mid-way: `sending`, with no progress in their TaskHub for
  * STALLED_MS (a page, batch or MQTT retry message was lost). Their targets not yet handed over
  * are queued again from the TaskHub's records; those sent or received are not (src/push/resume.ts).
+ * And it ends cancelled tasks that lost a queue message: their targets still open STALLED_MS after
+ * the cancel are cancelled, never sent.
  */
 export class TaskWatchdog extends DurableObject<Env> {
   /** Makes sure a sweep is due within SWEEP_MS. */
@@ -36,7 +38,11 @@ export class TaskWatchdog extends DurableObject<Env> {
       const now = Date.now();
       const { open } = await requeueStuckTasks(db, this.env.PUSH_QUEUE, now);
       await resumeStalledTasks(this.env, db, now);
-      if (open > 0) await this.ctx.storage.setAlarm(Date.now() + SWEEP_MS);
+      // Cancelled tasks are looked at once: those cancelled since the last sweep's window.
+      const since = (await this.ctx.storage.get<number>("swept_at")) ?? now - SWEEP_MS;
+      const cancelled = await endCancelledTasks(this.env, db, since, now);
+      await this.ctx.storage.put("swept_at", now);
+      if (open > 0 || cancelled > 0) await this.ctx.storage.setAlarm(Date.now() + SWEEP_MS);
     } catch (err) {
       logHubError("TaskWatchdog", "alarm", err);
       await this.ctx.storage.setAlarm(Date.now() + SWEEP_MS);

@@ -145,6 +145,7 @@ export async function expandPage(
   const complete = await taskHub(env, task.id).expand(task.id, {
     rows,
     batches: messages.map((m) => batchKey(m.body)),
+    cursor,
     next,
     expiresAt: req.expireAt,
   });

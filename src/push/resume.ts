@@ -1,4 +1,4 @@
-import { and, eq, inArray, lt } from "drizzle-orm";
+import { and, count, eq, gte, inArray, lt } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { devices, tasks } from "../db/schema";
 import { taskHub } from "../hubs/task-hub";
@@ -89,4 +89,49 @@ export async function resumeStalledTasks(env: Env, db: Db, now: number): Promise
   }
   if (resumed) console.warn(`watchdog: resumed ${resumed} stalled task(s)`);
   return resumed;
+}
+
+/** Ends a stalled cancelled task's open targets, a page at a time; answers false when it moved meanwhile. */
+async function endCancelled(env: Env, taskId: string, staleBefore: number) {
+  const hub = taskHub(env, taskId);
+  for (let first = true; ; first = false) {
+    const r = await hub.cancelOpen(staleBefore, first, RESUME_PAGE);
+    if (!r) return false;
+    if (!r.more) return true;
+  }
+}
+
+/**
+ * The watchdog's third sweep: tasks cancelled STALLED_MS ago (between its last sweep and this
+ * one, each looked at once), whose TaskHub made no progress since, have lost a queue message
+ * that would have ended their targets: the targets still open are cancelled (TaskStore.cancelOpen);
+ * nothing is sent. One that moved meanwhile, or whose end failed, is stamped and looked at again
+ * STALLED_MS on. Answers how many cancelled tasks are still to be looked at (the watchdog sweeps
+ * on while any are).
+ */
+export async function endCancelledTasks(env: Env, db: Db, since: number, now: number): Promise<number> {
+  const due = await db
+    .select({ id: tasks.id })
+    .from(tasks)
+    .where(
+      and(
+        eq(tasks.status, "cancelled"),
+        gte(tasks.updatedAt, since - STALLED_MS),
+        lt(tasks.updatedAt, now - STALLED_MS),
+      ),
+    );
+  for (const task of due) {
+    const ended = await endCancelled(env, task.id, now - STALLED_MS).catch((err) => {
+      console.error(
+        `watchdog: ending cancelled task ${task.id} failed: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      return false;
+    });
+    if (!ended) await db.update(tasks).set({ updatedAt: now }).where(eq(tasks.id, task.id));
+  }
+  const [waiting] = await db
+    .select({ n: count() })
+    .from(tasks)
+    .where(and(eq(tasks.status, "cancelled"), gte(tasks.updatedAt, now - STALLED_MS)));
+  return waiting?.n ?? 0;
 }

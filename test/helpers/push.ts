@@ -79,6 +79,31 @@ export const receivedBy = async (provider: Provider, token: string): Promise<Rec
   return rows.map((r) => JSON.parse(r.body) as Record<string, unknown>);
 };
 
+/** What a webhook stand-in receiver saw (test/stand-ins/webhooks.ts). */
+export type Received = {
+  attempts: number;
+  refused: number;
+  deliveries: { timestamp: string; events: Record<string, unknown>[] }[];
+};
+
+/**
+ * Points the app's callback_url at a new webhook stand-in receiver that checks signatures with
+ * `secret` (the app's own by default); answers the receiver's id.
+ */
+export const hookUp = async (app: TestApp, secret = app.app_master_secret) => {
+  const id = randomHex(6);
+  await standIn("/hooks/_receivers", { id, secret });
+  const put = await admin(`/apps/${app.appkey}`, {
+    method: "PUT",
+    json: { callback_url: `${env.STAND_IN_URL}/hooks/${id}` },
+  });
+  expect(put.status).toBe(200);
+  return id;
+};
+
+/** Every delivery a webhook receiver accepted so far. */
+export const hooked = (id: string) => standInJson<Received>(`/hooks/_received?id=${id}`);
+
 const ENDED = ["done", "failed", "cancelled", "expired"];
 
 /** Polls the task's status until it has ended. */

@@ -4,12 +4,12 @@ import type { PublishPacket } from "../../src/mqtt/codec";
 import { msgIdFor } from "../../src/push/msg-id";
 import { mqttConnect } from "../helpers/mqtt-ws";
 import { createApp, type TestApp } from "../helpers/psp";
-import { psp, settled, silent } from "../helpers/push";
+import { hooked, hookUp, psp, settled, silent } from "../helpers/push";
 
 // CONTRACT §2 "Delivery truth": a push that a persistent session's stored queue drops at its
 // bound (1,000 messages or 4 MiB waiting, oldest first: src/hubs/user-store-queue.ts) is a
-// failure in its task's records, with the reason; one the user received on another session stays
-// received. The bound is reached with the 4 MiB half: pushes are at most 4 KiB, but the user's
+// failure in its task's records, with the reason, and a `target.failed` webhook event; one the
+// user received on another session stays received, with no event. The bound is reached with the 4 MiB half: pushes are at most 4 KiB, but the user's
 // own QoS 1 messages on its user topic may be 256 KiB, so 17 of them push the 3 older pushes out.
 
 type Trace = { state: string; why: string | null; events: { state: string; detail: string }[] };
@@ -24,8 +24,9 @@ const until = async (what: string, ok: () => Promise<boolean> | boolean) => {
 };
 
 describe("a push dropped at a session's queue bound", () => {
-  it("fails its MQTT target with the reason (status, targets, trace); a received one stays received", async () => {
+  it("fails its MQTT target with the reason (status, targets, trace, target.failed webhook); a received one stays received", async () => {
     const app = await createApp();
+    const hook = await hookUp(app);
     const token = String((await psp(app, "POST", "/psp/mqtt/token", { sub: "u1" })).body.data.token);
     const filter = `${app.name}/user/u1/#`;
     const subscribe = async (c: Awaited<ReturnType<typeof mqttConnect>>) => {
@@ -119,6 +120,24 @@ describe("a push dropped at a session's queue bound", () => {
       failed: 0,
       received: 1,
     });
+
+    // The app's webhook hears of each drop that failed a target, as of any other failure (an MQTT
+    // target has no device_token), whether the TaskHub was told at once or through the queue; of
+    // the one received, nothing.
+    const failedEvents = async () =>
+      (await hooked(hook)).deliveries.flatMap((d) => d.events).filter((e) => e.type === "target.failed");
+    await until("two target.failed events", async () => (await failedEvents()).length >= 2);
+    await new Promise((r) => setTimeout(r, 500));
+    const events = await failedEvents();
+    expect(events).toHaveLength(2);
+    for (const taskId of dropped)
+      expect(events).toContainEqual({
+        type: "target.failed",
+        at: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
+        task_id: taskId,
+        msg_id: msgIdFor(taskId, { userId: "u1" }),
+        reason: "SESSION_QUEUE_FULL",
+      });
 
     // The records say what the phone gets when it is back: its own messages, none of the pushes.
     const back = await mqttConnect(token, 5, "phone", persistent);

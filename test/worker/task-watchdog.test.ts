@@ -8,9 +8,11 @@ import {
 } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
+import { randomHex } from "../../src/lib/crypto";
 import type { PublishPacket } from "../../src/mqtt/codec";
 import { msgIdFor, msgIdOn } from "../../src/push/msg-id";
-import type { BatchMessage, QueueMessage } from "../../src/push/tasks";
+import { STALLED_MS } from "../../src/push/resume";
+import type { BatchMessage, QueueMessage, TaskPageMessage } from "../../src/push/tasks";
 import { ORIGIN } from "../helpers/api";
 import { mqttConnect } from "../helpers/mqtt-ws";
 import { createApp, nextTimestamp, pspSigned, sign, type TestApp } from "../helpers/psp";
@@ -118,7 +120,7 @@ const pushOn = async (on: Env, app: TestApp, body: unknown) => {
   return (await (await worker.fetch(req, on, createExecutionContext())).json()) as Json;
 };
 
-type Trace = { state: string; events: { state: string; detail: string }[] };
+type Trace = { state: string; why: string | null; events: { state: string; detail: string }[] };
 const trace = async (app: TestApp, taskId: string, by: string) =>
   (await psp(app, "GET", `/psp/push/trace?task_id=${taskId}&${by}`)).data as unknown as Trace;
 
@@ -197,4 +199,124 @@ describe("task watchdog: a task lost mid-way (sending, a batch message lost) is 
     expect(copies).toHaveLength(1);
     w1.close();
   }, 30_000);
+});
+
+/** A TaskHub's meta rows (cursor, expanded, progress_at, ...). */
+const metaOf = (taskId: string) =>
+  runInDurableObject(env.TASK_HUB.get(env.TASK_HUB.idFromName(taskId)), (_, state) =>
+    Object.fromEntries(
+      state.storage.sql
+        .exec<{ k: string; v: string }>("SELECT k, v FROM meta")
+        .toArray()
+        .map((r) => [r.k, r.v]),
+    ),
+  );
+
+/** Makes a task look untouched since `at`, in D1 and in its TaskHub. */
+const ageTask = async (taskId: string, at: number) => {
+  await env.DB.prepare("UPDATE tasks SET updated_at = ? WHERE id = ?").bind(at, taskId).run();
+  await runInDurableObject(env.TASK_HUB.get(env.TASK_HUB.idFromName(taskId)), (_, state) => {
+    state.storage.sql.exec("UPDATE meta SET v = ? WHERE k = 'progress_at'", String(at));
+  });
+};
+
+describe("task watchdog: a task cancelled while one of its messages was lost ends", () => {
+  it("cancels the targets its lost batch left pending, 15 minutes on; nothing is sent", async () => {
+    const app = await providerApp();
+    const apns = await device(app, "apns", "c1");
+    const fcm = await device(app, "fcm", "c2");
+    // The task's page runs, its APNs batch is delivered, its FCM batch is lost; then the partner
+    // cancels the task. Nothing will ever end the FCM target but the watchdog.
+    const lossy = losingQueue();
+    const made = await pushOn(lossy.env, app, {
+      type: "customizedcast",
+      alias: "c1,c2",
+      payload: notification,
+    });
+    const taskId = String(made.data.task_id);
+    await consume(lossy.kept.splice(0)[0] as QueueMessage, lossy.env);
+    const batches = lossy.kept.splice(0) as BatchMessage[];
+    expect(batches.map((b) => b.provider).sort()).toEqual(["apns", "fcm"]);
+    expect(
+      (await consume(batches.find((b) => b.provider === "apns") as BatchMessage)).explicitAcks,
+    ).toHaveLength(1);
+    const cancel = await psp(app, "POST", "/psp/push/cancel", { task_id: taskId });
+    expect(cancel).toMatchObject({ ret: "SUCCESS", data: { status: "cancelled" } });
+    const open = await psp(app, "GET", `/psp/push/targets?task_id=${taskId}&state=pending`);
+    expect((open.data.targets as { device_token: string }[]).map((t) => t.device_token)).toEqual([fcm]);
+
+    // Cancelled just over 15 minutes ago, nothing moved in its TaskHub since; the watchdog sweeps.
+    await ageTask(taskId, Date.now() - STALLED_MS - 1000);
+    await watchdog().arm();
+    expect(await runDurableObjectAlarm(watchdog())).toBe(true);
+
+    const t = await trace(app, taskId, `device_token=${fcm}`);
+    expect(t).toMatchObject({ state: "cancelled", why: "cancelled by the partner before it was sent" });
+    expect(t.events.map((e) => e.state)).toEqual(["accepted", "routed", "cancelled"]);
+    expect(t.events[2]?.detail).toBe(
+      "cancelled by the partner; its queue message was lost, so the watchdog ended it",
+    );
+    // The counts add up: 4 targets, 3 sent (two MQTT topics, APNs), 1 cancelled, none left open.
+    const status = await psp(app, "GET", `/psp/push/status?task_id=${taskId}`);
+    expect(status.data).toMatchObject({ status: "cancelled", total: 4, sent: 3, failed: 0 });
+    const all = await psp(app, "GET", `/psp/push/targets?task_id=${taskId}`);
+    const states = (all.data.targets as { channel: string; state: string; reason: string | null }[]).map(
+      (x) => `${x.channel}:${x.state}:${x.reason}`,
+    );
+    expect(states.sort()).toEqual([
+      "apns:sent:null",
+      "fcm:cancelled:CANCELLED",
+      "mqtt:sent:null",
+      "mqtt:sent:null",
+    ]);
+    // Nothing was sent for the cancelled task: the FCM device never got it.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await receivedBy("fcm", fcm)).toHaveLength(0);
+    expect(await receivedBy("apns", apns)).toHaveLength(1);
+  }, 30_000);
+});
+
+describe("task watchdog: a page delivered again does not move the resume cursor back", () => {
+  it("resumes from the page after the last one expanded; each device gets the push once", async () => {
+    const app = await providerApp();
+    // A broadcast of three pages (500, 500 and 1 device): 1,001 FCM devices, written to D1
+    // directly (registering them one by one through the API would only take longer).
+    const row = await env.DB.prepare("SELECT id FROM apps WHERE appkey = ?")
+      .bind(app.appkey)
+      .first<{ id: number }>();
+    const tokens = Array.from({ length: 1001 }, () => `fcm-${randomHex(16)}`).sort();
+    await env.DB.batch(
+      tokens.map((t) =>
+        env.DB.prepare(
+          "INSERT INTO devices (app_id, device_token, platform, provider) VALUES (?, ?, 'android', 'fcm')",
+        ).bind(row?.id, t),
+      ),
+    );
+    // Pages 1 and 2 run; the queue then delivers page 1 again. Every batch and the message of
+    // page 3 are lost.
+    const lossy = losingQueue();
+    const made = await pushOn(lossy.env, app, { type: "broadcast", payload: notification });
+    const taskId = String(made.data.task_id);
+    const pageOf = () => lossy.kept.splice(0).find((m) => m.kind === "task") as TaskPageMessage;
+    const first = pageOf();
+    await consume(first, lossy.env);
+    const second = pageOf();
+    expect(second.cursor).toBe(tokens[499]);
+    await consume(second, lossy.env);
+    expect(pageOf().cursor).toBe(tokens[999]);
+    await consume(first, lossy.env);
+    lossy.kept.splice(0);
+    // The record still names page 3 as the one to expand next.
+    const meta = await metaOf(taskId);
+    expect(meta.cursor).toBe(tokens[999]);
+    expect(meta.expanded).toBeUndefined();
+
+    await ageTask(taskId, Date.now() - 20 * 60_000);
+    await watchdog().arm();
+    expect(await runDurableObjectAlarm(watchdog())).toBe(true);
+    expect(await ended(app, taskId)).toMatchObject({ status: "done", total: 1001, sent: 1001, failed: 0 });
+    expect((await metaOf(taskId)).expanded).toBe("1");
+    for (const t of [tokens[0], tokens[500], tokens[1000]] as string[])
+      expect(await receivedBy("fcm", t)).toHaveLength(1);
+  }, 60_000);
 });

@@ -1,30 +1,26 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { randomHex } from "../../src/lib/crypto";
 import { msgIdFor } from "../../src/push/msg-id";
-import { admin } from "../helpers/api";
 import type { TestApp } from "../helpers/psp";
-import { device, notification, providerApp, psp, settled, standIn, standInJson } from "../helpers/push";
+import {
+  device,
+  hookUp,
+  notification,
+  providerApp,
+  psp,
+  type Received,
+  hooked as received,
+  settled,
+  standIn,
+} from "../helpers/push";
 
 // CONTRACT §2 "Delivery truth" webhooks, against test/stand-ins/webhooks.ts, which verifies
 // X-Signature = hex(HMAC-SHA256(app_master_secret, X-Timestamp + "." + body)) and can fail on demand.
 
-type Delivery = { timestamp: string; events: Record<string, unknown>[] };
-type Received = { attempts: number; refused: number; deliveries: Delivery[] };
-
 /** An app whose callback_url is a stand-in receiver that knows `secret` (the app's own by default). */
 const hookedApp = async (secret?: string) => {
   const app = await providerApp();
-  const id = randomHex(6);
-  await standIn("/hooks/_receivers", { id, secret: secret ?? app.app_master_secret });
-  const put = await admin(`/apps/${app.appkey}`, {
-    method: "PUT",
-    json: { callback_url: `${env.STAND_IN_URL}/hooks/${id}` },
-  });
-  expect(put.status).toBe(200);
-  return { app, id };
+  return { app, id: await hookUp(app, secret) };
 };
-const received = (id: string) => standInJson<Received>(`/hooks/_received?id=${id}`);
 const until = async (id: string, ok: (r: Received) => boolean) => {
   let r = await received(id);
   for (let i = 0; i < 200 && !ok(r); i++) {

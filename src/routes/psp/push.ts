@@ -3,6 +3,8 @@ import { z } from "zod";
 import type { AppEnv } from "../../env";
 import { pspFail } from "../../errors";
 import { api, route } from "../../http/openapi";
+import { armWatchdog } from "../../hubs/task-watchdog";
+import { errorText, logLine } from "../../lib/log";
 import { taskTargets, traceTarget } from "../../services/delivery";
 import { submitPush } from "../../services/push-submit";
 import { cancelTask, findTask, taskStatus } from "../../services/push-tasks";
@@ -91,6 +93,14 @@ route(
     const { task_id } = await pspBody(c, taskIdSchema);
     const task = await findTask(c.var.db, c.var.app, task_id);
     await cancelTask(c.var.db, task);
+    // Targets a lost queue message would have ended are ended by the watchdog (src/push/resume.ts).
+    c.executionCtx.waitUntil(
+      armWatchdog(c.env).catch((err) =>
+        logLine("error", `cancel: arming the task watchdog failed: ${errorText(err)}`, {
+          request_id: c.get("requestId"),
+        }),
+      ),
+    );
     return c.json({ ret: "SUCCESS", data: { task_id, status: "cancelled" } });
   },
 );
