@@ -29,6 +29,35 @@ export type Attachment = {
 
 export const isClosed = (att: Attachment) => att.conn.phase === "closed";
 
+/**
+ * The attachment last stored for each socket, kept in memory so that reading it (every
+ * delivery, every packet) costs no deserialization; after hibernation the first read
+ * deserializes. Nested values (`conn`, `out`, `ka`) are never changed in place, only replaced,
+ * so a shallow copy is a snapshot.
+ */
+const stored = new WeakMap<WebSocket, Attachment>();
+
+/** The socket's stored attachment as a copy of its own (change it, then `writeAttachment`). */
+export function readAttachment(ws: WebSocket): Attachment | null {
+  const hit = peekAttachment(ws);
+  return hit ? { ...hit } : null;
+}
+
+/** The socket's stored attachment, read-only. */
+export function peekAttachment(ws: WebSocket): Attachment | null {
+  const hit = stored.get(ws);
+  if (hit) return hit;
+  const att = ws.deserializeAttachment() as Attachment | null;
+  if (att) stored.set(ws, att);
+  return att;
+}
+
+/** Stores an attachment with its socket (and the in-memory copy first: it holds even when the socket is closing). */
+export function writeAttachment(ws: WebSocket, att: Attachment): void {
+  stored.set(ws, { ...att });
+  ws.serializeAttachment(att);
+}
+
 /** A connection that sends no CONNECT within this time is closed. */
 export const CONNECT_TIMEOUT_MS = 30_000;
 /** A packet begun must be complete within this time (slowloris); else the connection is closed. */
@@ -66,7 +95,7 @@ export const hubLabel = (hub: Hub) => `UserHub:${hub.who ? `${hub.who.app}:${hub
 export function liveSockets(hub: Hub): { ws: WebSocket; att: Attachment }[] {
   return hub.ctx
     .getWebSockets()
-    .map((ws) => ({ ws, att: ws.deserializeAttachment() as Attachment | null }))
+    .map((ws) => ({ ws, att: readAttachment(ws) }))
     .filter((x): x is { ws: WebSocket; att: Attachment } => x.att?.conn.phase === "connected");
 }
 
@@ -88,9 +117,9 @@ export function sendAs(hub: Hub, ws: WebSocket, version: 4 | 5, packet: Packet) 
  * handler's older copy never takes back an alias the client has been told.
  */
 export function saveAttachment(ws: WebSocket, att: Attachment): void {
-  const stored = ws.deserializeAttachment() as Attachment | null;
-  if (stored?.out) att.out = stored.out;
-  ws.serializeAttachment(att);
+  const current = peekAttachment(ws);
+  if (current?.out) att.out = current.out;
+  writeAttachment(ws, att);
 }
 
 export function markClosed(hub: Hub, ws: WebSocket, att: Attachment): void {
@@ -98,7 +127,7 @@ export function markClosed(hub: Hub, ws: WebSocket, att: Attachment): void {
   hub.chains.delete(att.connId);
   att.conn = { ...att.conn, phase: "closed" };
   try {
-    ws.serializeAttachment(att);
+    writeAttachment(ws, att);
   } catch {
     // the socket is already gone
   }
@@ -110,8 +139,8 @@ export function markClosed(hub: Hub, ws: WebSocket, att: Attachment): void {
  */
 export function gone(ws: WebSocket, att: Attachment): boolean {
   if (isClosed(att)) return true;
-  const stored = ws.deserializeAttachment() as Attachment | null;
-  return !stored || isClosed(stored);
+  const current = peekAttachment(ws);
+  return !current || isClosed(current);
 }
 
 export function deadline(att: Attachment): number | null {

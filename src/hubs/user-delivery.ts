@@ -7,6 +7,7 @@ import { SHARE_PREFIX, ShareRotation, shareMatches } from "../mqtt/shared";
 import { topicMatches } from "../mqtt/topics";
 import { msgIdOn } from "../push/msg-id";
 import { fromJson } from "./common";
+import { type Attachment, writeAttachment } from "./user-context";
 import type { UserStore } from "./user-store";
 import type { Dropped, QueuedRow } from "./user-store-queue";
 
@@ -108,7 +109,7 @@ export class Delivery {
       // Kept with the socket before anything else runs, so it survives hibernation.
       l.att.out = state;
       try {
-        l.ws.serializeAttachment(l.att);
+        writeAttachment(l.ws, l.att as Attachment);
       } catch {
         // the socket is closing: its aliases end with it
       }

@@ -20,6 +20,7 @@ import {
   type Hub,
   hubLabel,
   PACKET_DEADLINE_MS,
+  readAttachment,
   saveAttachment,
   send,
   sendAs,
@@ -51,7 +52,7 @@ function ctxFor(hub: Hub, att: Attachment, now: number): Ctx {
 
 /** One WebSocket frame: decoded into packets, each handled by the session core in turn. */
 export async function onMessage(hub: Hub, ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
-  const att = ws.deserializeAttachment() as Attachment | null;
+  const att = readAttachment(ws);
   if (!att || att.conn.phase === "closed") return;
   const now = Date.now();
   if (typeof data === "string") {
@@ -155,7 +156,7 @@ async function runEffect(
       const previous = store.sessions.session(e.clientId);
       const oldSessionEnds = e.clean || previous?.expiry === 0;
       for (const other of hub.ctx.getWebSockets()) {
-        const o = other.deserializeAttachment() as Attachment | null;
+        const o = readAttachment(other);
         if (other === ws || !o || o.conn.clientId !== e.clientId || o.conn.phase !== "connected") continue;
         await takeOver(hub, other, o, oldSessionEnds, now);
       }

@@ -22,7 +22,9 @@ import {
   type Hub,
   hubLabel,
   liveSockets,
+  peekAttachment,
   sessionKey,
+  writeAttachment,
 } from "./user-context";
 import { Delivery } from "./user-delivery";
 import { onMessage } from "./user-effects";
@@ -159,7 +161,7 @@ export class UserHub extends DurableObject<Env> {
       ka: keepaliveHeader(request.headers.get(IDENTITY_KEEPALIVE)),
       sid: request.headers.get(IDENTITY_SESSION) ?? undefined,
     };
-    pair[1].serializeAttachment(att);
+    writeAttachment(pair[1], att);
     await armAlarm(this.hub, now + CONNECT_TIMEOUT_MS);
     // [MQTT-6.0.0-3/4] the subprotocol is echoed.
     return new Response(null, {
@@ -170,7 +172,7 @@ export class UserHub extends DurableObject<Env> {
   }
 
   override async webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
-    const att = ws.deserializeAttachment() as Attachment | null;
+    const att = peekAttachment(ws);
     if (!att) return;
     const { chains } = this.hub;
     // Packets of one connection are handled strictly in order, even across awaits.

@@ -11,6 +11,8 @@ import {
   liveSockets,
   markClosed,
   packetLate,
+  peekAttachment,
+  readAttachment,
   send,
   sessionKey,
 } from "./user-context";
@@ -64,7 +66,7 @@ export async function takeOver(
  * presence. Idempotent.
  */
 export async function connectionLost(hub: Hub, ws: WebSocket): Promise<void> {
-  const att = ws.deserializeAttachment() as Attachment | null;
+  const att = readAttachment(ws);
   if (!att) return;
   const wasConnected = att.conn.phase === "connected";
   markClosed(hub, ws, att);
@@ -126,7 +128,7 @@ export async function closeSocket(hub: Hub, ws: WebSocket, code: number, reason:
 export async function sweep(hub: Hub, now: number): Promise<void> {
   let next = Number.POSITIVE_INFINITY;
   for (const ws of hub.ctx.getWebSockets()) {
-    const att = ws.deserializeAttachment() as Attachment | null;
+    const att = readAttachment(ws);
     if (!att || att.conn.phase === "closed") continue;
     const due = deadline(att);
     if (due !== null && due <= now) {
@@ -153,9 +155,7 @@ export async function sweep(hub: Hub, now: number): Promise<void> {
 
 /** After an eviction or deploy, connections recorded without a socket are ended (their Wills sent). */
 export async function recover(hub: Hub): Promise<void> {
-  const live = new Set(
-    hub.ctx.getWebSockets().map((ws) => (ws.deserializeAttachment() as Attachment | null)?.connId),
-  );
+  const live = new Set(hub.ctx.getWebSockets().map((ws) => peekAttachment(ws)?.connId));
   const now = Date.now();
   for (const connId of hub.store.conns.connIds()) {
     if (live.has(connId)) continue;

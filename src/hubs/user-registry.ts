@@ -1,12 +1,10 @@
 import { registryOf } from "./app-registry";
 import { logHubError } from "./common";
-import { type Attachment, type Hub, hubLabel } from "./user-context";
+import { type Attachment, type Hub, hubLabel, peekAttachment } from "./user-context";
 
 /** Sockets that are open or opening (not yet closed). */
 const openCount = (hub: Hub) =>
-  hub.ctx
-    .getWebSockets()
-    .filter((ws) => (ws.deserializeAttachment() as Attachment | null)?.conn.phase !== "closed").length;
+  hub.ctx.getWebSockets().filter((ws) => peekAttachment(ws)?.conn.phase !== "closed").length;
 
 type Registered = "live" | "stored" | "none";
 /** What the registry should say of this hub: connections, only stored sessions, or nothing. */

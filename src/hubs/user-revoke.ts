@@ -1,5 +1,5 @@
 import { channelOf } from "../mqtt/topics";
-import { type Attachment, type Hub, send } from "./user-context";
+import { type Attachment, type Hub, readAttachment, send } from "./user-context";
 import { closeSocket } from "./user-lifecycle";
 
 /** MQTT 5 DISCONNECT reason 0x98, Administrative action. */
@@ -38,7 +38,7 @@ export async function revoke(hub: Hub, scope: RevokeScope): Promise<{ closed: nu
   if (whole && !scope.kick) hub.store.conns.dropWillsWhere(() => true);
   let closed = 0;
   for (const ws of hub.ctx.getWebSockets()) {
-    const att = ws.deserializeAttachment() as Attachment | null;
+    const att = readAttachment(ws);
     if (!att || att.conn.phase === "closed" || !matches(att, scope)) continue;
     if (!scope.kick) hub.store.conns.dropWillOf(att.connId);
     if (att.conn.phase === "connected" && att.conn.version === 5)
