@@ -86,6 +86,7 @@ export class QueueStore {
   }
   /** Counts messages dropped for a session (queue bounds, QoS 0 behind a backlog). */
   countDropped(clientId: string, n: number): void {
+    this.sessions.forget(clientId);
     this.sql.exec("UPDATE sessions SET dropped = dropped + ? WHERE client_id = ?", n, clientId);
   }
   queuedCount(clientId: string): number {
@@ -137,6 +138,7 @@ export class QueueStore {
     for (const r of rows) used.add(r.message_id);
     let id = this.sessions.session(clientId)?.next_id ?? 1;
     while (used.has(id)) id = (id % 65535) + 1;
+    this.sessions.forget(clientId);
     this.sql.exec("UPDATE sessions SET next_id = ? WHERE client_id = ?", (id % 65535) + 1, clientId);
     return id;
   }

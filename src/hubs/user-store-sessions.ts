@@ -21,12 +21,26 @@ type Subscription = StoredSubscription & { clientId: string };
  */
 export class SessionStore {
   private all: readonly Subscription[] | null = null;
+  /** Session rows read since the object woke (null: no such session); every write drops its row. */
+  private readonly rows = new Map<string, SessionRow | null>();
 
   constructor(private readonly sql: SqlStorage) {}
 
   // --- sessions -------------------------------------------------------------------------
-  session(clientId: string): SessionRow | undefined {
-    return this.sql.exec<SessionRow>("SELECT * FROM sessions WHERE client_id = ?", clientId).toArray()[0];
+  /** One session (from memory once read: every delivery asks). */
+  session(clientId: string): Readonly<SessionRow> | undefined {
+    let row = this.rows.get(clientId);
+    if (row === undefined) {
+      row =
+        this.sql.exec<SessionRow>("SELECT * FROM sessions WHERE client_id = ?", clientId).toArray()[0] ??
+        null;
+      this.rows.set(clientId, row);
+    }
+    return row ?? undefined;
+  }
+  /** A session's row changed outside this class (the queue's counters): read it again. */
+  forget(clientId: string): void {
+    this.rows.delete(clientId);
   }
   count(): number {
     return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM sessions").one().n;
@@ -41,6 +55,7 @@ export class SessionStore {
     receiveMax: number,
     maxPacket: number,
   ): void {
+    this.rows.delete(clientId);
     this.sql.exec(
       `INSERT INTO sessions (client_id, expiry, version, receive_max, max_packet) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (client_id) DO UPDATE SET expiry = excluded.expiry, version = excluded.version, ended_at = NULL,
@@ -53,14 +68,17 @@ export class SessionStore {
     );
   }
   setSessionExpiry(clientId: string, expiry: number): void {
+    this.rows.delete(clientId);
     this.sql.exec("UPDATE sessions SET expiry = ? WHERE client_id = ?", expiry, clientId);
   }
   endSession(clientId: string, now: number): void {
+    this.rows.delete(clientId);
     this.sql.exec("UPDATE sessions SET ended_at = ? WHERE client_id = ?", now, clientId);
   }
   /** Deletes a session with everything kept for it (subscriptions, queue, inbound QoS 2 ids). */
   deleteSession(clientId: string): void {
     this.all = null;
+    this.rows.delete(clientId);
     for (const table of ["sessions", "subs", "outq", "inq2"]) {
       this.sql.exec(`DELETE FROM ${table} WHERE client_id = ?`, clientId);
     }
