@@ -26,9 +26,8 @@ export const IDENTITY_KEEPALIVE = "x-edge-push-keepalive";
  */
 export type GroupMessage = Message & { shares?: string[] };
 
-/** The result of a server publish (CONTRACT §2 push routing). */
 /**
- * What a publish to a user's hub did: live connections reached, whether the app is in the
+ * The result of a server publish (CONTRACT §2 push routing): what a publish to a user's hub did: live connections reached, whether the app is in the
  * foreground, and whether the user had no MQTT session at all (not connected, no stored
  * persistent session), so nothing holds the message.
  */
