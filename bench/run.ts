@@ -3,6 +3,7 @@
  *
  *   npm run bench [-- --quick] [--only fan-out,p2p,circles,burst,connections,push,new-order,codec]
  *                 [--brokers platform,mosquitto,aedes] [--technicians N] [--max-connections N]
+ *                 [--drain-seconds N]
  *
  * Installs Mosquitto from Debian's packages when it is missing (Aedes is a dev dependency), then
  * for each broker in turn: starts it on loopback (the platform with `wrangler dev` on a fresh
@@ -79,7 +80,7 @@ const P = {
   circleIntervalMs: 5000,
   burstSubscribers: QUICK ? 200 : 1000,
   burstSeconds: QUICK ? 3 : 10,
-  burstDrainSeconds: 60,
+  burstDrainSeconds: wholeArg("drain-seconds", 60),
   connections: QUICK ? 300 : 2000,
   maxConnections: wholeArg("max-connections", QUICK ? 500 : 5000),
   holdSeconds: QUICK ? 3 : 10,

@@ -20,10 +20,14 @@ export type BurstResult = {
   burst_seconds: number;
   /** Messages the publisher sent during the burst. */
   sent: number;
-  /** Of those, the ones the broker acknowledged (PUBACK), the last ones possibly just after the burst. */
+  /** Of those, the ones the broker acknowledged (PUBACK) before the burst ended. */
   accepted: number;
   accepted_per_s: number;
-  /** accepted × subscribers. */
+  /** PUBACKs of the burst's last messages (at most `in_flight`) that came after it ended. */
+  accepted_late: number;
+  /** Sent and never acknowledged by the end of the drain. */
+  unacknowledged: number;
+  /** (accepted + accepted_late) × subscribers. */
   expected: number;
   /** Unique deliveries of accepted messages. */
   delivered: number;
@@ -32,12 +36,18 @@ export type BurstResult = {
   duplicates: number;
   /** Deliveries still owed 5 s after the burst ended. */
   outstanding_after_5s: number;
+  /** Subscribers that got every accepted message. */
+  complete_subscribers: number;
+  /** Connections (the publisher's included) lost by the end of the drain, and why (mqtt.js errors). */
+  disconnected: number;
+  client_errors: string[];
   /** From the end of the burst to the last delivery; null when the drain deadline passed first. */
   drain_ms: number | null;
   drain_deadline_s: number;
   latency_ms: ReturnType<typeof percentiles>;
   /** Broker CPU-seconds (its process tree, user + system) from the burst's start to the drain's end, per million deliveries. */
   broker_cpu_s_per_1m_deliveries: number;
+  broker_rss_before_mb: number;
   broker_rss_peak_mb: number;
   client_cpu_pct: number;
   error?: string;
@@ -91,6 +101,8 @@ export const runBurst = async (
     const topic = rig.shape.roles[0]?.topic;
     if (!publisher || !topic) throw new Error("the fan-out shape has no publisher");
 
+    const clientErrors = new Set<string>();
+    for (const c of rig.clients) c.on("error", (e) => clientErrors.add(e.message));
     const seen = rig.clients.map(() => new Bits());
     const acked = new Bits();
     const latency = new Samples();
@@ -111,7 +123,8 @@ export const runBurst = async (
     const deliveredOfAccepted = () => seen.reduce((n, b) => n + b.countAnd(acked), 0);
 
     const pids = broker.pids();
-    let rssPeak = rssBytes(pids);
+    const rss0 = rssBytes(pids);
+    let rssPeak = rss0;
     const sampler = setInterval(() => {
       rssPeak = Math.max(rssPeak, rssBytes(pids));
     }, 250);
@@ -144,14 +157,22 @@ export const runBurst = async (
     await sleep(seconds * 1000);
     sending = false;
     const burstEnd = performance.now();
+    const acceptedInBurst = accepted;
 
     // The drain: until every accepted message reached every subscriber, or the deadline.
     let done = false;
     let outstanding5: number | undefined;
+    let reportAt = burstEnd + 10_000;
     for (;;) {
       await sleep(50);
       const now = performance.now();
       const expected = accepted * subscribers;
+      if (now >= reportAt) {
+        reportAt += 10_000;
+        log(
+          `  drain +${Math.round((now - burstEnd) / 1000)} s: ${unique}/${expected} delivered, ${inFlight} PUBACKs awaited`,
+        );
+      }
       done = inFlight === 0 && unique >= expected && deliveredOfAccepted() === expected;
       if (outstanding5 === undefined && (done || now - burstEnd >= 5000))
         outstanding5 = done ? 0 : expected - deliveredOfAccepted();
@@ -166,11 +187,12 @@ export const runBurst = async (
 
     const expected = accepted * subscribers;
     const delivered = deliveredOfAccepted();
+    const complete = seen.filter((b, i) => i > 0 && b.countAnd(acked) === accepted).length;
     const burstSeconds = (burstEnd - t0) / 1000;
     const error = done
       ? undefined
       : `drain deadline: ${expected - delivered} deliveries outstanding ${drainSeconds} s after the burst` +
-        (inFlight ? `, ${inFlight} PUBACKs never came` : "");
+        (inFlight ? `, ${inFlight} PUBACKs still awaited` : "");
     const result: BurstResult = {
       scenario: "burst",
       broker: broker.name,
@@ -179,23 +201,30 @@ export const runBurst = async (
       payload_bytes: PAYLOAD_BYTES,
       burst_seconds: round(burstSeconds, 2),
       sent,
-      accepted,
-      accepted_per_s: round(accepted / burstSeconds),
+      accepted: acceptedInBurst,
+      accepted_per_s: round(acceptedInBurst / burstSeconds),
+      accepted_late: accepted - acceptedInBurst,
+      unacknowledged: sent - accepted,
       expected,
       delivered,
       lost: expected - delivered,
       duplicates,
       outstanding_after_5s: outstanding5 ?? expected - delivered,
+      complete_subscribers: complete,
+      disconnected: rig.clients.filter((c) => !c.connected).length,
+      client_errors: [...clientErrors],
       drain_ms: done ? round(Math.max(0, lastAt - burstEnd)) : null,
       drain_deadline_s: drainSeconds,
       latency_ms: percentiles(latency.values()),
       broker_cpu_s_per_1m_deliveries: round((bcpu / Math.max(1, delivered)) * 1e6, 1),
+      broker_rss_before_mb: round(rss0 / 2 ** 20),
       broker_rss_peak_mb: round(rssPeak / 2 ** 20),
       client_cpu_pct: round(((cpu.user + cpu.system) / 1e6 / ((end - t0) / 1000)) * 100),
       ...(error ? { error } : {}),
     };
     log(
-      `  burst on ${broker.name}: ${accepted} accepted (${result.accepted_per_s}/s), ${delivered}/${expected} delivered, ` +
+      `  burst on ${broker.name}: ${acceptedInBurst} accepted (${result.accepted_per_s}/s) + ${result.accepted_late} after the burst, ` +
+        `${delivered}/${expected} delivered (${complete} subscribers complete, ${result.disconnected} disconnected), ` +
         `lost ${result.lost}, dups ${duplicates}, outstanding at +5 s ${result.outstanding_after_5s}, ` +
         `drain ${result.drain_ms ?? "—"} ms, p50 ${result.latency_ms.p50} ms, p99 ${result.latency_ms.p99} ms, ` +
         `${result.broker_cpu_s_per_1m_deliveries} broker CPU-s per 1M deliveries${error ? ` — ${error}` : ""}`,
