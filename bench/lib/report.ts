@@ -83,7 +83,7 @@ export const markdown = (r: Report, file: string): string => {
             (x) => `${x.accepted_late} / ${x.unacknowledged}`,
           ],
           ["deliveries expected / delivered", (x) => `${fmt(x.expected)} / ${fmt(x.delivered)}`],
-          ["lost / duplicated", (x) => `${x.lost} / ${x.duplicates}`],
+          ["lost / duplicated", (x) => `${fmt(x.lost)} / ${fmt(x.duplicates)}`],
           ["outstanding 5 s after the burst", (x) => x.outstanding_after_5s],
           [
             "connections lost during the run",
