@@ -1,13 +1,15 @@
 /**
  * `npm run bench`: this platform side by side with Mosquitto and Aedes, one client process.
  *
- *   npm run bench [-- --quick] [--only fan-out,p2p,circles,connections,push,new-order,codec]
+ *   npm run bench [-- --quick] [--only fan-out,p2p,circles,burst,connections,push,new-order,codec]
  *                 [--brokers platform,mosquitto,aedes] [--technicians N] [--max-connections N]
+ *                 [--drain-seconds N]
  *
  * Installs Mosquitto from Debian's packages when it is missing (Aedes is a dev dependency), then
  * for each broker in turn: starts it on loopback (the platform with `wrangler dev` on a fresh
- * local state), runs the message and connection scenarios with mqtt.js clients in this process,
- * and stops it by its PID. The platform also gets the push API scenarios; NEW_ORDER runs
+ * local state), runs the message and connection scenarios with mqtt.js clients in this process
+ * (the overload burst last), and stops it by its PID. The platform also gets the push API
+ * scenarios; NEW_ORDER runs
  * bench/new-order.ts; the codec runs bench/codec.bench.ts. Writes bench/results/<date>.json and
  * the table between the markers in docs/benchmarks.md. See docs/benchmarks.md.
  */
@@ -27,6 +29,7 @@ import {
 import { ROOT } from "./lib/platform";
 import { children, describeError, killGroup, log, stopAll } from "./lib/procs";
 import { markdown, type Report } from "./lib/report";
+import { runBurst } from "./scenarios/burst";
 import { runConnections } from "./scenarios/connections";
 import {
   circlesShape,
@@ -63,7 +66,8 @@ const list = (name: string, all: string[]) => {
 };
 
 const QUICK = args.includes("--quick");
-const SCENARIOS = list("only", ["fan-out", "p2p", "circles", "connections", "push", "new-order", "codec"]);
+const ALL_SCENARIOS = ["fan-out", "p2p", "circles", "burst", "connections", "push", "new-order", "codec"];
+const SCENARIOS = list("only", ALL_SCENARIOS);
 const BROKERS = list("brokers", ["platform", "mosquitto", "aedes"]);
 const P = {
   fanOutSubscribers: QUICK ? 200 : 1000,
@@ -74,6 +78,9 @@ const P = {
   circleSize: 10,
   circleMessages: QUICK ? 3 : 5,
   circleIntervalMs: 5000,
+  burstSubscribers: QUICK ? 200 : 1000,
+  burstSeconds: QUICK ? 3 : 10,
+  burstDrainSeconds: wholeArg("drain-seconds", 60),
   connections: QUICK ? 300 : 2000,
   maxConnections: wholeArg("max-connections", QUICK ? 500 : 5000),
   holdSeconds: QUICK ? 3 : 10,
@@ -100,6 +107,7 @@ const results: Report = {
   },
   brokers: {},
   messaging: [],
+  burst: [],
   connections: [],
   push: [],
   errors: [],
@@ -223,6 +231,13 @@ const runBroker = async (name: string) => {
         if (load) results.push.push(load);
       }
     }
+    // Last: a broker that has not drained by the deadline is still busy afterwards.
+    if (SCENARIOS.includes("burst")) {
+      const r = await attempt(`burst on ${name}`, () =>
+        runBurst(broker, P.burstSubscribers, P.burstSeconds, P.burstDrainSeconds),
+      );
+      if (r) results.burst.push(r);
+    }
   } finally {
     const errorLines =
       platform?.dev
@@ -302,7 +317,7 @@ const main = async () => {
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   const table = markdown(results, path.relative(ROOT, file));
   console.log(`\n${table}`);
-  if (!QUICK && SCENARIOS.length === 7 && BROKERS.length === 3) {
+  if (!QUICK && SCENARIOS.length === ALL_SCENARIOS.length && BROKERS.length === 3) {
     const docs = path.join(ROOT, "docs", "benchmarks.md");
     const text = readFileSync(docs, "utf8");
     const start = "<!-- bench:start -->";

@@ -1,4 +1,5 @@
 /** The result file of `npm run bench` and its Markdown table (docs/benchmarks.md). */
+import type { BurstResult } from "../scenarios/burst";
 import type { ConnectionsResult } from "../scenarios/connections";
 import type { MessagingResult } from "../scenarios/messaging";
 import type { GroupcastResult, PushLoadResult } from "../scenarios/push-api";
@@ -11,6 +12,7 @@ export type Report = {
   machine: Record<string, unknown>;
   brokers: Record<string, { pid?: number }>;
   messaging: MessagingResult[];
+  burst: BurstResult[];
   connections: ConnectionsResult[];
   push: (GroupcastResult | PushLoadResult)[];
   new_order?: Record<string, unknown>;
@@ -66,6 +68,36 @@ export const markdown = (r: Report, file: string): string => {
         ["CPU % client / broker", (m) => `${m.client_cpu_pct} / ${m.broker_cpu_pct}`],
         ["broker CPU-s per million deliveries", (m) => m.broker_cpu_s_per_m_deliveries],
       ]),
+    );
+  }
+  if (r.burst.length) {
+    const b = r.burst[0];
+    lines.push(
+      ...comparison(
+        `overload burst QoS 1 (1 pub → ${b?.subscribers} sub, ${b?.in_flight} in flight, ${b?.payload_bytes} B, ${b?.burst_seconds} s)`,
+        r.burst,
+        [
+          ["accepted (PUBACKed during the burst)", (x) => x.accepted],
+          ["accepted/s", (x) => x.accepted_per_s],
+          [
+            "PUBACKed after the burst / not by the drain's end",
+            (x) => `${x.accepted_late} / ${x.unacknowledged}`,
+          ],
+          ["deliveries expected / delivered", (x) => `${fmt(x.expected)} / ${fmt(x.delivered)}`],
+          ["lost / duplicated", (x) => `${fmt(x.lost)} / ${fmt(x.duplicates)}`],
+          ["outstanding 5 s after the burst", (x) => x.outstanding_after_5s],
+          [
+            "connections lost during the run",
+            (x) => `${x.disconnected}${x.client_errors.length ? ` (${x.client_errors.join(", ")})` : ""}`,
+          ],
+          [`drain ms (burst end → last delivery; — past ${b?.drain_deadline_s} s)`, (x) => x.drain_ms],
+          ["latency p50 ms", (x) => x.latency_ms.p50],
+          ["latency p99 ms", (x) => x.latency_ms.p99],
+          ["broker CPU-s per million deliveries", (x) => x.broker_cpu_s_per_1m_deliveries],
+          ["broker RSS MB before / peak", (x) => `${x.broker_rss_before_mb} / ${fmt(x.broker_rss_peak_mb)}`],
+          ["client CPU %", (x) => `${x.client_cpu_pct}`],
+        ],
+      ),
     );
   }
   if (r.connections.length) {

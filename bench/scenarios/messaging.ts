@@ -50,13 +50,15 @@ export type MessagingResult = {
 };
 
 const PAYLOAD_BYTES = 64;
-const WARMUP = 0xffffffff;
+/** The sequence number of warm-up messages. */
+export const WARMUP = 0xffffffff;
 
 export const groupTopic = (g: string) => `${APP}/group/${g}/m`;
 export const groupFilter = (g: string) => `${APP}/group/${g}/#`;
 
-const payload = (publisher: number, seq: number) => {
-  const b = Buffer.alloc(PAYLOAD_BYTES);
+/** Send time (performance.now()) at 0, publisher at 8, sequence number at 12, zeros after. */
+export const payload = (publisher: number, seq: number, bytes = PAYLOAD_BYTES) => {
+  const b = Buffer.alloc(bytes);
   b.writeDoubleLE(performance.now(), 0);
   b.writeUInt32LE(publisher, 8);
   b.writeUInt32LE(seq, 12);
@@ -120,7 +122,7 @@ export const closeRig = (rig: Rig) => inParallel(rig.clients.filter(Boolean), 64
  * A probe on every publish topic (from one of its publishers) until every subscriber got one:
  * all subscriptions are live and every object on the way exists before the clock starts.
  */
-const warmUp = async (rig: Rig, broker: string) => {
+export const warmUp = async (rig: Rig, broker: string) => {
   const { shape, clients } = rig;
   const waiting = new Set(shape.roles.flatMap((r, i) => (r.filter ? [i] : [])));
   rig.onMessage((i, p) => {
