@@ -54,6 +54,7 @@ export class GroupHub extends DurableObject<Env> {
       `GroupHub:${ctx.id.name ?? ctx.id.toString()}`,
       (m) => this.targetsOf(m),
       (app, m, to) => this.deliverTo(app, m, to),
+      () => this.subscribers().length,
     );
   }
 
@@ -238,14 +239,19 @@ export class GroupHub extends DurableObject<Env> {
     return picked;
   }
 
-  /** Every plain subscriber, and per matching share group the member whose turn it is. */
-  private targetsOf(m: Message): Owed[] {
-    const picked = this.pickShares(m.topic);
+  private subscribers(): readonly string[] {
     this.subscriberIds ??= this.sql
       .exec<{ user_id: string }>("SELECT user_id FROM subscribers")
       .toArray()
       .map((u) => u.user_id);
-    const users = picked.size ? new Set([...this.subscriberIds, ...picked.keys()]) : this.subscriberIds;
+    return this.subscriberIds;
+  }
+
+  /** Every plain subscriber, and per matching share group the member whose turn it is. */
+  private targetsOf(m: Message): Owed[] {
+    const picked = this.pickShares(m.topic);
+    const subscribers = this.subscribers();
+    const users = picked.size ? new Set([...subscribers, ...picked.keys()]) : subscribers;
     return [...users].map((user) => ({ user, shares: picked.get(user) ?? [] }));
   }
 

@@ -6,6 +6,13 @@ export type Owed = { user: string; shares: string[] };
 
 /** Group messages taken but not yet handed to every member hub, at most (back-pressure above). */
 export const OUTBOX_BACKLOG = 1000;
+/**
+ * Deliveries (messages × their members) taken but not yet handed over, at most: a group of
+ * 1,000 members holds a publisher's PUBACK while 20 of its messages wait, so a burst is taken
+ * in at the pace of the fan-out instead of piling up work that delays every member's packets
+ * (and their keepalive answers). One message is always taken, however large the group.
+ */
+export const OUTBOX_DELIVERIES = 20_000;
 /** Messages fanned out at once; the rest wait in storage, in order. */
 const WINDOW = 64;
 /** An alarm re-drives what is left this long after a message was taken (after a restart, say). */
@@ -26,16 +33,19 @@ type Row = { seq: number; app: string; message: string; at: number; retry: strin
  * restart came goes out again). A row is deleted once every member hub has taken it; members
  * whose hub failed are recorded in the row and retried with backoff by the object's alarm.
  * While a member is owed a retry, later messages queue for it behind (per-member order holds)
- * and the other members are served as usual. Above OUTBOX_BACKLOG messages not yet fanned out,
- * `add` waits: the publisher's PUBACK is held, which is MQTT's own flow control.
+ * and the other members are served as usual. Above OUTBOX_BACKLOG messages or OUTBOX_DELIVERIES
+ * deliveries not yet fanned out, `add` waits: the publisher's PUBACK is held, which is MQTT's
+ * own flow control.
  */
 export class GroupOutbox {
   private cursor = 0;
   private readonly inflight = new Set<number>();
   /** Members with a retry owed: new messages are owed to them too, behind it, not tried. */
   private readonly parked = new Set<string>();
-  /** Rows not yet fanned out once (what back-pressure counts). */
+  /** Rows not yet fanned out once, and their deliveries (what back-pressure counts). */
   private fresh = 0;
+  private freshDeliveries = 0;
+  private readonly weights = new Map<number, number>();
   private readonly room: (() => void)[] = [];
   private alarmAt: number | null | undefined;
   private retryMs = 1000;
@@ -46,6 +56,8 @@ export class GroupOutbox {
     private readonly label: string,
     private readonly targetsOf: (m: Message) => Owed[],
     private readonly deliver: (app: string, m: Message, to: Owed[]) => Promise<Owed[]>,
+    /** How many members a message goes to now (its deliveries, for back-pressure). */
+    private readonly members: () => number = () => 1,
   ) {
     sql.exec(SCHEMA);
     const rows = sql.exec<{ retry: string | null }>("SELECT retry FROM outbox").toArray();
@@ -59,10 +71,22 @@ export class GroupOutbox {
 
   /** Takes a message durably (the caller acknowledges it once this returns), then fans it out. */
   async add(app: string, m: Message): Promise<void> {
-    while (this.fresh >= OUTBOX_BACKLOG) await new Promise<void>((r) => this.room.push(r));
+    const weight = Math.max(1, this.members());
+    const full = () =>
+      this.fresh >= OUTBOX_BACKLOG || (this.fresh > 0 && this.freshDeliveries + weight > OUTBOX_DELIVERIES);
+    while (full()) await new Promise<void>((r) => this.room.push(r));
     const now = Date.now();
-    this.sql.exec("INSERT INTO outbox (app, message, at) VALUES (?, ?, ?)", app, toJson(m), now);
+    const { seq } = this.sql
+      .exec<{ seq: number }>(
+        "INSERT INTO outbox (app, message, at) VALUES (?, ?, ?) RETURNING seq",
+        app,
+        toJson(m),
+        now,
+      )
+      .one();
     this.fresh++;
+    this.freshDeliveries += weight;
+    this.weights.set(seq, weight);
     await this.ensureAlarm(now + SAFETY_MS);
     this.pump();
   }
@@ -149,6 +173,8 @@ export class GroupOutbox {
     else this.sql.exec("DELETE FROM outbox WHERE seq = ?", row.seq);
     if (row.retry !== null) return;
     this.fresh--;
+    this.freshDeliveries -= this.weights.get(row.seq) ?? 0;
+    this.weights.delete(row.seq);
     for (const wake of this.room.splice(0)) wake();
   }
 

@@ -1,6 +1,8 @@
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { groupHub, userHub } from "../../src/hubs/common";
+import { GroupOutbox, OUTBOX_DELIVERIES, type Owed } from "../../src/hubs/group-outbox";
 
 // A client's QoS 1 message to a group is stored in the GroupHub's outbox before the publisher's
 // PUBACK (test/e2e/restart.test.ts shows a restart in between loses nothing) and deleted once
@@ -72,5 +74,41 @@ describe("GroupHub outbox", () => {
     );
     expect(String(err)).toContain("injected fault in accept");
     expect(await hub.backlog()).toBe(0);
+  });
+});
+
+describe("GroupOutbox back-pressure", () => {
+  it("holds a publisher's message while OUTBOX_DELIVERIES deliveries wait, and takes it once they are handed over", async () => {
+    // The outbox on its own, on a real object's SQLite (a ReplayGuard's: its alarm never reads
+    // an outbox), with a fan-out the test finishes by hand.
+    const stub = env.REPLAY_GUARD.get(env.REPLAY_GUARD.idFromName("outbox-back-pressure"));
+    await runInDurableObject(stub, async (_, state) => {
+      const handedOver: (() => void)[] = [];
+      const members = Math.ceil(OUTBOX_DELIVERIES / 2) + 1; // two messages are over the bound
+      const outbox = new GroupOutbox(
+        state.storage.sql,
+        state.storage,
+        "test",
+        () => [{ user: "u1", shares: [] }],
+        () => new Promise<Owed[]>((r) => handedOver.push(() => r([]))),
+        () => members,
+      );
+      await outbox.add("a", message(1)); // always taken
+      let second = false;
+      const adding = outbox.add("a", message(2)).then(() => {
+        second = true;
+      });
+      await new Promise((r) => setTimeout(r, 200));
+      expect(second).toBe(false); // its PUBACK would wait
+      expect(outbox.size()).toBe(1);
+      handedOver.shift()?.(); // the first message reached every member hub
+      await adding;
+      expect(second).toBe(true);
+      expect(outbox.size()).toBe(1);
+      await new Promise((r) => setTimeout(r, 0));
+      handedOver.shift()?.();
+      await new Promise((r) => setTimeout(r, 50));
+      expect(outbox.size()).toBe(0);
+    });
   });
 });
