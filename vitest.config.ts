@@ -51,6 +51,8 @@ export default defineConfig(async () => {
                   PROVIDER_TIMEOUT_MS: "2000",
                   // Lets tests arm hub RPC methods to fail (src/hubs/faults.ts); never set elsewhere.
                   TEST_HOOKS: "1",
+                  // Groups of more than 3 subscribers fan out through GroupRelays (5,000 elsewhere).
+                  GROUP_RELAY_ABOVE: "3",
                   APNS_ENDPOINT: `${inject("standInUrl")}/apns`,
                   GETUI_ENDPOINT: `${inject("standInUrl")}/getui`,
                   FCM_ENDPOINT: `${inject("standInUrl")}/fcm`,

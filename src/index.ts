@@ -4,6 +4,7 @@ import { deliverWebhooks } from "./push/webhooks";
 
 export { AppRegistry } from "./hubs/app-registry";
 export { GroupHub } from "./hubs/group-hub";
+export { GroupRelay } from "./hubs/group-relay";
 export { Metrics } from "./hubs/metrics";
 export { ReplayGuard } from "./hubs/replay-guard";
 export { TaskHub } from "./hubs/task-hub";

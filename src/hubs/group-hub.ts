@@ -1,9 +1,11 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Message } from "../mqtt/session";
 import { ShareRotation, shareMatches } from "../mqtt/shared";
-import { type GroupMessage, logHubError, userHub } from "./common";
+import { logHubError } from "./common";
 import { Faults } from "./faults";
 import { GroupOutbox, type Owed } from "./group-outbox";
+import { groupRelay, relayAbove } from "./group-relay";
+import { type FanOut, fanOutTo, MemberFanout } from "./member-fanout";
 import { liveRetained, RETAINED_SCHEMA, retainMessage } from "./retained";
 
 const SCHEMA = `
@@ -12,25 +14,20 @@ CREATE TABLE IF NOT EXISTS shares (share_key TEXT NOT NULL, user_id TEXT NOT NUL
 CREATE TABLE IF NOT EXISTS removed (user_id TEXT PRIMARY KEY);
 `;
 
-/** Messages bound for one member hub, flushed together as one call. */
-type Waiter = { resolve: (n: number) => void; reject: (err: unknown) => void };
-type Pending = { messages: GroupMessage[]; waiters: Waiter[] };
-
 /**
  * One per `<app>:<group id>`: which member hubs have subscriptions on this group (plain ones,
  * and per share group the members with a `$share/…` subscription), the group's retained
  * messages, and the fan-out. Each message goes to every plain subscriber and, per matching
- * share group, to one member in turn, which then picks one of its sessions. A message costs at most one call per subscribed member
- * hub; messages arriving while a call to a member is in flight ride along in its next call.
+ * share group, to one member in turn, which then picks one of its sessions. A message costs at
+ * most one call per subscribed member hub (src/hubs/member-fanout.ts); messages arriving while a
+ * call to a member is in flight ride along in its next call. Above 5,000 subscribers, slices of
+ * 5,000 go to GroupRelays that make those calls (src/hubs/group-relay.ts).
  * RPC methods log and rethrow: a publish whose delivery to a member failed rejects (after the
  * other members were served), so the caller retries instead of counting it as sent.
  */
 export class GroupHub extends DurableObject<Env> {
   private readonly sql: SqlStorage;
-  private readonly pending = new Map<string, Pending>();
-  /** Members with a deliver call in flight. */
-  private readonly calling = new Set<string>();
-  private flushScheduled = false;
+  private readonly fanout: MemberFanout;
   private readonly rotation = new ShareRotation();
   private readonly faults: Faults;
   private readonly outbox: GroupOutbox;
@@ -48,6 +45,7 @@ export class GroupHub extends DurableObject<Env> {
     this.sql = ctx.storage.sql;
     this.sql.exec(SCHEMA + RETAINED_SCHEMA);
     this.faults = new Faults(this.sql, env);
+    this.fanout = new MemberFanout(env, "GroupHub");
     this.outbox = new GroupOutbox(
       this.sql,
       ctx.storage,
@@ -99,15 +97,9 @@ export class GroupHub extends DurableObject<Env> {
         return 0;
       }
       if (message.retain) retainMessage(this.sql, message);
-      const counts = await Promise.allSettled(
-        this.targetsOf(message).map((t) => this.enqueue(app, t.user, { ...message, shares: t.shares })),
-      );
-      let reached = 0;
-      for (const c of counts) {
-        if (c.status === "rejected") throw c.reason;
-        reached += c.value;
-      }
-      return reached;
+      const out = await this.fanOut(app, message, this.targetsOf(message));
+      if (out.failed.length) throw new Error(out.error ?? `${out.failed.length} member hub(s) failed`);
+      return out.reached;
     } catch (err) {
       logHubError(`GroupHub:${app}:${groupId}`, "publish", err);
       throw err;
@@ -257,58 +249,33 @@ export class GroupHub extends DurableObject<Env> {
 
   /** Hands a message to each member hub named; answers those whose hub failed. */
   private async deliverTo(app: string, m: Message, to: Owed[]): Promise<Owed[]> {
-    const results = await Promise.allSettled(
-      to.map((t) => this.enqueue(app, t.user, { ...m, shares: t.shares })),
-    );
-    return to.filter((_, i) => results[i]?.status === "rejected");
-  }
-
-  private enqueue(app: string, userId: string, message: GroupMessage): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const key = `${app}\u0000${userId}`;
-      const p = this.pending.get(key) ?? { messages: [], waiters: [] };
-      p.messages.push(message);
-      p.waiters.push({ resolve, reject });
-      this.pending.set(key, p);
-      this.scheduleFlush();
-    });
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setTimeout(() => this.flush(), 0);
+    return (await this.fanOut(app, m, to)).failed;
   }
 
   /**
-   * One call per member with everything pending for it. A member whose previous call has not
-   * returned yet is skipped: its messages wait and go together, in order, when that call
-   * returns. Under load a member gets a few large batches instead of one call per message.
+   * Up to relayAbove(env) members, this object calls them itself; above it, each slice of that
+   * many goes to its own GroupRelay (a relay that fails leaves its whole slice owed).
    */
-  private flush(): void {
-    this.flushScheduled = false;
-    for (const [key, p] of this.pending) {
-      if (this.calling.has(key)) continue;
-      this.pending.delete(key);
-      this.calling.add(key);
-      void this.send(key, p).finally(() => {
-        this.calling.delete(key);
-        if (this.pending.has(key)) this.scheduleFlush();
-      });
-    }
-  }
-
-  private async send(key: string, p: Pending): Promise<void> {
-    const [app = "", id = ""] = key.split("\u0000");
-    let reached = 0;
-    try {
-      reached = await userHub(this.env, { app, id }).deliver({ app, id }, p.messages);
-    } catch (err) {
-      logHubError(`GroupHub→${app}:${id}`, "deliver", err);
-      for (const w of p.waiters) w.reject(err);
-      return;
-    }
-    // Each waiter learns whether the member was reached (connections of that member).
-    for (const w of p.waiters) w.resolve(reached > 0 ? Math.ceil(reached / p.messages.length) : 0);
+  private async fanOut(app: string, m: Message, to: Owed[]): Promise<FanOut> {
+    const size = relayAbove(this.env);
+    if (to.length <= size) return fanOutTo(this.fanout, app, m, to);
+    const slices: Owed[][] = [];
+    for (let i = 0; i < to.length; i += size) slices.push(to.slice(i, i + size));
+    const results = await Promise.allSettled(
+      slices.map((slice, i) => groupRelay(this.env, this.ctx.id.toString(), i).fanOut(app, m, slice)),
+    );
+    const out: FanOut = { reached: 0, failed: [] };
+    results.forEach((r, i) => {
+      if (r.status === "fulfilled") {
+        out.reached += r.value.reached;
+        out.failed.push(...(r.value.failed as Owed[]));
+        out.error ??= r.value.error;
+      } else {
+        logHubError("GroupHub", `relay ${i}`, r.reason);
+        out.failed.push(...(slices[i] as Owed[]));
+        out.error ??= r.reason instanceof Error ? r.reason.message : String(r.reason);
+      }
+    });
+    return out;
   }
 }
