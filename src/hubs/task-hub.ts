@@ -212,6 +212,7 @@ export class TaskHub extends DurableObject<Env> {
   async dropped(msgIds: string[], detail: string): Promise<number> {
     return this.rpc("dropped", async () => {
       const failed = this.store.dropped(msgIds, detail, Date.now());
+      if (failed.length) this.metrics.add("deliveries", failed.length, "mqtt", "failed");
       const taskId = this.store.getMeta("task_id");
       if (failed.length && taskId) {
         const app = await this.env.DB.prepare(
