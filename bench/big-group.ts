@@ -58,7 +58,11 @@ const main = async () => {
   let peakRss = 0;
   for (;;) {
     peakRss = Math.max(peakRss, rssBytes(pids));
-    status = await psp(dev.base, app, "GET", `/psp/push/status?task_id=${taskId}`);
+    try {
+      status = await psp(dev.base, app, "GET", `/psp/push/status?task_id=${taskId}`);
+    } catch (err) {
+      log(`  status not answered after ${round((performance.now() - pushAt) / 1000, 1)} s: ${err}`);
+    }
     if (["done", "failed", "expired", "cancelled"].includes(String(status.status))) break;
     if (performance.now() - pushAt > 600_000)
       throw new Error(`task not done after 600 s: ${JSON.stringify(status)}`);
