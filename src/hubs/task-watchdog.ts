@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { createDb } from "../db/client";
+import { countDurableObject } from "../lib/ops";
 import { resumeStalledTasks } from "../push/resume";
 import { requeueStuckTasks } from "../services/push-tasks";
 import { logHubError } from "./common";
@@ -19,6 +20,11 @@ export const SWEEP_MS = 60_000;
  * are queued again from the TaskHub's records; those sent or received are not (src/push/resume.ts).
  */
 export class TaskWatchdog extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    countDurableObject(this, ctx, env, "TaskWatchdog");
+  }
+
   /** Makes sure a sweep is due within SWEEP_MS. */
   async arm(): Promise<void> {
     try {

@@ -1,0 +1,80 @@
+/**
+ * Operation counters (src/lib/ops.ts, docs/cost.md). The worker pool runs with COUNT_OPS "0";
+ * this file's first call reaches the Worker with COUNT_OPS "1", which turns counting on for
+ * this file's isolate (each test file has its own), so a real push is counted end to end: the
+ * Worker request, D1 rows, the queue message and its consumer, the TaskHub's requests and
+ * SQLite rows. test/worker/ops-off.test.ts checks the off side.
+ */
+import { createExecutionContext, env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import worker from "../../src/index";
+import type { OpsSnapshot } from "../../src/lib/ops";
+import { ADMIN, ORIGIN } from "../helpers/api";
+import { createApp } from "../helpers/psp";
+import { device, providerApp, psp, settled, silent } from "../helpers/push";
+
+const counting = { ...env, COUNT_OPS: "1" };
+const ops = async (method: "GET" | "DELETE" = "GET") => {
+  const req = new Request(`${ORIGIN}/api/admin/ops`, { method, headers: ADMIN });
+  const res = await worker.fetch(req, counting, createExecutionContext());
+  return { status: res.status, body: (await res.json()) as OpsSnapshot };
+};
+
+describe("operation counters (COUNT_OPS = 1)", () => {
+  it("answers its counters to the admin only", async () => {
+    const first = await ops();
+    expect(first.status).toBe(200);
+    expect(first.body.worker.fetch).toBe(0); // reading them is not counted
+    const res = await worker.fetch(
+      new Request(`${ORIGIN}/api/admin/ops`),
+      counting,
+      createExecutionContext(),
+    );
+    expect(res.status).toBe(401);
+  });
+
+  it("counts a push: Worker request, D1 rows, queue message and consumer, TaskHub requests and rows", async () => {
+    const app = await providerApp();
+    const token = await device(app, "apns");
+    await ops("DELETE");
+    const made = await psp(app, "POST", "/psp/push/msg", {
+      type: "unicast",
+      device_tokens: token,
+      payload: silent,
+    });
+    expect(made.body.ret).toBe("SUCCESS");
+    await settled(app, String(made.body.data.task_id));
+    const { body } = await ops();
+
+    expect(body.worker.fetch).toBeGreaterThanOrEqual(2); // the push and the status polls
+    expect(body.worker.queue_invocations).toBeGreaterThanOrEqual(1);
+    expect(body.worker.queue_messages).toBe(body.worker.queue_invocations); // max_batch_size 1
+    expect(body.queues.sent.PUSH_QUEUE?.messages).toBeGreaterThanOrEqual(1);
+    expect(body.queues.sent.PUSH_QUEUE?.ops).toBe(body.queues.sent.PUSH_QUEUE?.messages); // small messages
+    expect(body.d1.metered).toBe(true);
+    const d1 = body.d1.by_caller.Worker;
+    expect(d1?.queries).toBeGreaterThan(0);
+    expect(d1?.rows_read).toBeGreaterThan(0);
+    expect(d1?.rows_written).toBeGreaterThan(0); // the task row
+    const taskHub = body.durable_objects.classes.TaskHub;
+    expect(taskHub?.stub_requests).toBeGreaterThan(0);
+    expect(taskHub?.objects).toBe(1);
+    expect(taskHub?.active_ms).toBeGreaterThanOrEqual(0);
+    expect(body.sqlite.TaskHub?.statements).toBeGreaterThan(0);
+    expect(body.sqlite.TaskHub?.rows_written).toBeGreaterThan(0); // the target's record
+    expect(Object.keys(body.durable_objects.stub_requests).some((k) => k.startsWith("TASK_HUB."))).toBe(true);
+  });
+
+  it("answers the counts on DELETE and starts again from zero", async () => {
+    const app = await createApp();
+    await ops("DELETE");
+    const r = await psp(app, "GET", "/psp/push/status?task_id=nope");
+    expect(r.status).toBe(404);
+    const before = await ops("DELETE");
+    expect(before.body.worker.fetch).toBe(1);
+    expect(before.body.d1.by_caller.Worker?.queries).toBeGreaterThan(0); // the app and the task looked up
+    const after = await ops();
+    expect(after.body.worker.fetch).toBe(0);
+    expect(after.body.d1.by_caller).toEqual({});
+  });
+});
