@@ -23,6 +23,8 @@
  * - the D1 binding's transport (the session's `_send`, which sees every statement's `meta`);
  * - queue producers' `send` and `sendBatch`.
  */
+
+import { DurableObject } from "cloudflare:workers";
 import { AsyncLocalStorage } from "node:async_hooks";
 
 /** The Durable Object bindings of wrangler.toml and their classes (a binding not listed is not counted). */
@@ -374,24 +376,37 @@ const HANDLERS: Record<string, keyof ClassCount> = {
   alarm: "alarms",
 };
 
-function wrapClass(proto: object, cls: string): void {
-  if (wrappedClasses.has(proto)) return;
-  wrappedClasses.add(proto);
-  for (const name of Object.getOwnPropertyNames(proto)) {
-    const d = Object.getOwnPropertyDescriptor(proto, name);
-    const method = d?.value;
-    if (name === "constructor" || typeof method !== "function") continue;
-    const handler = HANDLERS[name];
-    Object.defineProperty(proto, name, {
-      ...d,
-      value: function (this: { ctx: DurableObjectState }, ...args: unknown[]) {
-        const scope = scopes.get(this.ctx);
-        if (!scope) return Reflect.apply(method, this, args);
-        if (handler) classCount(cls)[handler] += 1;
-        entry(counts.objects, cls, () => new Set<string>()).add(scope.key);
-        return als.run(scope, () => during(scope, () => Reflect.apply(method, this, args)));
-      },
-    });
+/**
+ * Wraps the methods of the object's classes, from its own up to DurableObject (`wrangler dev`
+ * may put a subclass of its own in between); a name is wrapped where it is first found.
+ */
+function wrapClass(obj: object, cls: string): void {
+  const first = Object.getPrototypeOf(obj) as object;
+  if (wrappedClasses.has(first)) return;
+  wrappedClasses.add(first);
+  const seen = new Set<string>(["constructor"]);
+  for (
+    let proto: object | null = first;
+    proto && proto !== DurableObject.prototype && proto !== Object.prototype;
+    proto = Object.getPrototypeOf(proto) as object | null
+  ) {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      const d = Object.getOwnPropertyDescriptor(proto, name);
+      const method = d?.value;
+      if (seen.has(name) || typeof method !== "function") continue;
+      seen.add(name);
+      const handler = HANDLERS[name];
+      Object.defineProperty(proto, name, {
+        ...d,
+        value: function (this: { ctx: DurableObjectState }, ...args: unknown[]) {
+          const scope = scopes.get(this.ctx);
+          if (!scope) return Reflect.apply(method, this, args);
+          if (handler) classCount(cls)[handler] += 1;
+          entry(counts.objects, cls, () => new Set<string>()).add(scope.key);
+          return als.run(scope, () => during(scope, () => Reflect.apply(method, this, args)));
+        },
+      });
+    }
   }
 }
 
@@ -401,7 +416,7 @@ export function countDurableObject(obj: object, ctx: DurableObjectState, env: En
   patchEnv(env);
   patchStorage(ctx.storage, cls);
   scopes.set(ctx, { cls, key: ctx.id.toString(), depth: 0, since: 0 });
-  wrapClass(Object.getPrototypeOf(obj) as object, cls);
+  wrapClass(obj, cls);
 }
 
 /** The Worker's fetch entry point (the call that reads the counters is not counted). */
@@ -439,12 +454,23 @@ export function opsSnapshot() {
     ...Object.keys(requestsOf),
     ...Object.keys(counts.sql),
   ]);
-  const classes: Record<string, ClassCount & { objects: number; stub_requests: number }> = {};
+  const classes: Record<string, ClassCount & { objects: number; stub_requests: number; active_now: number }> =
+    {};
   for (const cls of [...names].sort()) {
     const c = { ...classCount(cls) };
     // Objects active right now: their time so far.
-    for (const s of active) if (s.cls === cls) c.active_ms += now - s.since;
-    classes[cls] = { ...c, objects: counts.objects[cls]?.size ?? 0, stub_requests: requestsOf[cls] ?? 0 };
+    let activeNow = 0;
+    for (const s of active) {
+      if (s.cls !== cls) continue;
+      c.active_ms += now - s.since;
+      activeNow += 1;
+    }
+    classes[cls] = {
+      ...c,
+      objects: counts.objects[cls]?.size ?? 0,
+      stub_requests: requestsOf[cls] ?? 0,
+      active_now: activeNow,
+    };
   }
   return {
     since: new Date(counts.since).toISOString(),

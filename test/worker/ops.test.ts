@@ -6,10 +6,11 @@
  * SQLite rows. test/worker/ops-off.test.ts checks the off side.
  */
 import { createExecutionContext, env } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import type { OpsSnapshot } from "../../src/lib/ops";
 import { ADMIN, ORIGIN } from "../helpers/api";
+import { mqttConnect } from "../helpers/mqtt-ws";
 import { createApp } from "../helpers/psp";
 import { device, providerApp, psp, settled, silent } from "../helpers/push";
 
@@ -21,10 +22,13 @@ const ops = async (method: "GET" | "DELETE" = "GET") => {
 };
 
 describe("operation counters (COUNT_OPS = 1)", () => {
+  // The first entry point reached in the isolate decides: this one, with COUNT_OPS "1".
+  beforeAll(() => ops("DELETE"));
+
   it("answers its counters to the admin only", async () => {
     const first = await ops();
     expect(first.status).toBe(200);
-    expect(first.body.worker.fetch).toBe(0); // reading them is not counted
+    expect(first.body.worker.fetch).toBe(0); // reading them is not counted (nothing else ran yet)
     const res = await worker.fetch(
       new Request(`${ORIGIN}/api/admin/ops`),
       counting,
@@ -64,6 +68,28 @@ describe("operation counters (COUNT_OPS = 1)", () => {
     expect(body.sqlite.TaskHub?.rows_written).toBeGreaterThan(0); // the target's record
     expect(Object.keys(body.durable_objects.stub_requests).some((k) => k.startsWith("TASK_HUB."))).toBe(true);
   });
+
+  it("counts an MQTT connection: the upgrade, the hub's WebSocket messages and its active time", async () => {
+    const app = await createApp();
+    const { body: minted } = await psp(app, "POST", "/psp/mqtt/token", { sub: "u1" });
+    await ops("DELETE");
+    const client = await mqttConnect(String(minted.data.token), 4, "phone");
+    client.send({ type: "pingreq" });
+    await client.next("pingresp");
+    client.close();
+    // The hub's metrics timer (2 s) and the close keep it active a little longer.
+    await vi.waitFor(async () => {
+      const hub = (await ops()).body.durable_objects.classes.UserHub;
+      expect(hub?.websocket_messages).toBe(2); // CONNECT, PINGREQ
+      expect(hub?.websocket_closes).toBe(1);
+      expect(hub?.active_now).toBe(0);
+    }, 8000);
+    const { body } = await ops();
+    expect(body.worker.fetch).toBe(1); // the upgrade
+    expect(body.durable_objects.stub_requests["USER_HUB.fetch"]).toBe(1);
+    expect(body.durable_objects.classes.UserHub?.active_ms).toBeGreaterThan(0);
+    expect(body.sqlite.UserHub?.statements).toBeGreaterThan(0);
+  }, 15_000);
 
   it("answers the counts on DELETE and starts again from zero", async () => {
     const app = await createApp();
