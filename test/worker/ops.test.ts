@@ -91,6 +91,20 @@ describe("operation counters (COUNT_OPS = 1)", () => {
     expect(body.sqlite.UserHub?.statements).toBeGreaterThan(0);
   }, 15_000);
 
+  it("a CONNECT reads the identity's memberships from D1 by index, not every membership of the app", async () => {
+    const app = await createApp();
+    expect((await psp(app, "PUT", "/psp/groups/big", { name: "big" })).body.ret).toBe("SUCCESS");
+    const members = Array.from({ length: 200 }, (_, i) => `m${i}`);
+    expect((await psp(app, "POST", "/psp/groups/big/members", { add: members })).body.ret).toBe("SUCCESS");
+    const { body: minted } = await psp(app, "POST", "/psp/mqtt/token", { sub: "m7" });
+    await ops("DELETE");
+    const client = await mqttConnect(String(minted.data.token), 4, "phone");
+    client.close();
+    const read = (await ops()).body.d1.by_caller.UserHub;
+    expect(read?.queries).toBe(1);
+    expect(read?.rows_read).toBeLessThan(5); // the app row and the one membership (was 200)
+  });
+
   it("answers the counts on DELETE and starts again from zero", async () => {
     const app = await createApp();
     await ops("DELETE");
