@@ -5,7 +5,7 @@
  * the payload (one process, one clock), losses and duplicates per subscriber.
  */
 import { performance } from "node:perf_hooks";
-import type { MqttClient } from "mqtt";
+import type { IClientOptions, MqttClient } from "mqtt";
 import { APP, type Broker, type Group } from "../lib/brokers";
 import { connectClient, endClient } from "../lib/client";
 import { inParallel } from "../lib/platform";
@@ -73,7 +73,12 @@ export type Rig = {
   onMessage: (handler: ((i: number, payload: Buffer) => void) | null) => void;
 };
 
-export const connectRig = async (broker: Broker, shape: Shape): Promise<Rig> => {
+/** Connects the shape's clients (`options` added to each one's, e.g. `keepalive: 0`) and subscribes them. */
+export const connectRig = async (
+  broker: Broker,
+  shape: Shape,
+  options: IClientOptions = {},
+): Promise<Rig> => {
   const t0 = performance.now();
   await broker.prepareGroups(shape.groups);
   await broker.prepareUsers(shape.roles.map((r) => r.userId));
@@ -86,6 +91,7 @@ export const connectRig = async (broker: Broker, shape: Shape): Promise<Rig> => 
       const client = await connectClient(await broker.urlFor(r.userId), {
         clientId: `${r.userId}-${shape.name}`,
         clean: true,
+        ...options,
       });
       client.on("message", (_topic, p) => handler?.(i, p));
       if (r.filter) {
@@ -120,7 +126,7 @@ export const closeRig = (rig: Rig) => inParallel(rig.clients.filter(Boolean), 64
  * A probe on every publish topic (from one of its publishers) until every subscriber got one:
  * all subscriptions are live and every object on the way exists before the clock starts.
  */
-const warmUp = async (rig: Rig, broker: string) => {
+export const warmUp = async (rig: Rig, broker: string) => {
   const { shape, clients } = rig;
   const waiting = new Set(shape.roles.flatMap((r, i) => (r.filter ? [i] : [])));
   rig.onMessage((i, p) => {
