@@ -16,7 +16,8 @@
  * - fan-out: one publisher, M subscribers of a group, N messages at QoS 0, then at QoS 1;
  * - customizedcast: R rounds of one push per live MQTT user (U users), each delivered and PUBACKed;
  * - unicast and groupcast to G offline iOS devices, through the APNs stand-in;
- * - connect: D devices connect and subscribe; idle: they stay connected at a short keepalive
+ * - connect: D new identities connect and subscribe; reconnect: the same ones again;
+ * - idle: D devices stay connected at a short keepalive
  *   (each of --keepalives) for --hold seconds (at least 4 keepalive periods), scaled to a
  *   device-day at keepalives of 60, 120 and 300 s.
  *
@@ -510,26 +511,34 @@ const connects = async (p: PlatformBroker) => {
   const ids = Array.from({ length: P.devices }, (_, i) => `conn${i}`);
   await p.prepareUsers(ids);
   const clients: MqttClient[] = [];
-  log(`connect: ${ids.length} devices`);
+  const connectAll = async () => {
+    clients.length = 0;
+    await inParallel(ids, 50, async (id) => {
+      const c = await connectClient(await p.urlFor(id), { clientId: `${id}-dev`, clean: true, keepalive: 0 });
+      await c.subscribeAsync(userFilter(id), { qos: 1 });
+      clients.push(c);
+    });
+    // The hubs' CONNECT-deadline alarm (once per connection) belongs to the connect.
+    await pastConnectAlarms(performance.now());
+    return clients.length;
+  };
+  log(`connect: ${ids.length} new identities, then the same ones again`);
   results.push(
     await measure(
       "connect",
       "connect",
-      async () => {
-        await inParallel(ids, 50, async (id) => {
-          const c = await connectClient(await p.urlFor(id), {
-            clientId: `${id}-dev`,
-            clean: true,
-            keepalive: 0,
-          });
-          await c.subscribeAsync(userFilter(id), { qos: 1 });
-          clients.push(c);
-        });
-        // The hubs' CONNECT-deadline alarm (once per connection) belongs to the connect.
-        await pastConnectAlarms(performance.now());
-        return clients.length;
-      },
-      "CONNECT and CONNACK, one SUBSCRIBE of the user's topic, the hub's first alarm (30 s on)",
+      connectAll,
+      "a new identity: CONNECT and CONNACK, one SUBSCRIBE of the user's topic, the hub's first alarm (30 s on)",
+    ),
+  );
+  // Their disconnects happen before the next window opens (it waits until all is quiet).
+  await inParallel(clients, 50, (c) => endClient(c));
+  results.push(
+    await measure(
+      "reconnect",
+      "connect",
+      connectAll,
+      "a known identity (its hub's schema and memberships are there): the same steps",
     ),
   );
   await inParallel(clients, 50, (c) => endClient(c));
@@ -623,7 +632,7 @@ const rowsOf = (): Row[] => {
         aws: null,
         awsNote: "no APNs delivery in IoT Core",
       });
-    } else if (m.scenario === "connect") {
+    } else if (m.scenario === "connect" || m.scenario === "reconnect") {
       rows.push({
         label: `${m.scenario}, per 1,000 connects`,
         q: per(1000),
