@@ -63,7 +63,7 @@ export const RATES = {
     per_m_rows_read: 0.001,
     per_m_rows_written: 1.0,
   },
-  queues: { url: "https://developers.cloudflare.com/queues/platform/pricing/", per_m_operations: 0.4 },
+  queues: { url: "https://developers.cloudflare.com/queues/pricing/", per_m_operations: 0.4 },
   aws_iot_core: {
     url: "https://aws.amazon.com/iot-core/pricing/",
     per_m_connection_minutes: 0.08,
