@@ -5,6 +5,7 @@
  *
  *   npm run bench:cost [-- --quick] [--subscribers M] [--messages N] [--users U] [--rounds R]
  *                      [--ios G] [--groupcasts C] [--devices D] [--keepalives 10,60] [--hold S]
+ *   npm run bench:cost -- --from bench/results/cost-<date>.json
  *
  * Starts the APNs stand-in, and for each scenario `wrangler dev --var COUNT_OPS:1` on a fresh
  * local state. Each scenario is set up and warmed first (and waits out its connections'
@@ -21,7 +22,8 @@
  *   (each of --keepalives) for --hold seconds (at least 4 keepalive periods), scaled to a
  *   device-day at keepalives of 60, 120 and 300 s.
  *
- * Prints the tables of docs/cost.md and writes bench/results/cost-<date>.json.
+ * Prints the tables of docs/cost.md and writes bench/results/cost-<date>.json; `--from <that
+ * file>` prints them again from its counts (after a change of rates or of pricing here).
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
@@ -124,7 +126,10 @@ type Snapshot = {
 /** Billed quantities of one window. */
 type Quantities = {
   worker_requests: number;
-  /** An upper bound: all CPU of the workerd processes (Worker, Durable Objects, local simulators). */
+  /**
+   * An upper bound: all CPU of the workerd processes (Worker, Durable Objects, local simulators,
+   * wrangler's proxy) in windows where the Worker ran at all; 0 where it did not.
+   */
   worker_cpu_ms_at_most: number;
   do_stub_requests: number;
   do_websocket_messages: number;
@@ -154,9 +159,12 @@ const quantities = (s: Snapshot, cpuS: number): Quantities => {
   const alarms = sum(classes, (c) => c.alarms);
   const activeS = sum(classes, (c) => c.active_ms) / 1000;
   const dor = RATES.durable_objects;
+  const workerRequests = s.worker.fetch + s.worker.queue_invocations;
   return {
-    worker_requests: s.worker.fetch + s.worker.queue_invocations,
-    worker_cpu_ms_at_most: cpuS * 1000,
+    worker_requests: workerRequests,
+    // A window without a Worker invocation (idle devices: frames go straight to the hubs) had
+    // no Worker CPU; the hubs' CPU is billed as their duration.
+    worker_cpu_ms_at_most: workerRequests > 0 ? cpuS * 1000 : 0,
     do_stub_requests: stub,
     do_websocket_messages: ws,
     do_alarms: alarms,
@@ -604,16 +612,16 @@ type Row = { label: string; q: Quantities; aws: number | null; awsNote: string }
 const awsRate = RATES.aws_iot_core;
 const awsMessages = (n: number) => (n * awsRate.per_m_messages) / M;
 
-const rowsOf = (): Row[] => {
+const rowsOf = (subscribers: number): Row[] => {
   const rows: Row[] = [];
   for (const m of results) {
     const per = (n: number) => scale(m.quantities, n / m.units);
     if (m.scenario.startsWith("fan-out")) {
       const qos1 = m.scenario.endsWith("1");
       // Per 1,000 deliveries: 1,000 PUBLISH out, 1,000 / M in, and at QoS 1 the devices' PUBACKs.
-      const msgs = 1000 + 1000 / P.subscribers + (qos1 ? 1000 : 0);
+      const msgs = 1000 + 1000 / subscribers + (qos1 ? 1000 : 0);
       rows.push({
-        label: `${m.scenario}, per 1,000 deliveries (${P.subscribers} subscribers)`,
+        label: `${m.scenario}, per 1,000 deliveries (${subscribers} subscribers)`,
         q: per(1000),
         aws: awsMessages(msgs),
         awsNote: `${fmt(msgs, 0)} messages`,
@@ -705,6 +713,17 @@ const onFreshPlatform = async (name: string, work: (p: PlatformBroker) => Promis
   }
 };
 
+const tables = (rows: Row[]) =>
+  `\nCounted operations per unit\n\n${opsTable(rows)}\n\nPriced per unit (USD)\n\n${costTable(rows)}\n`;
+const perUnit = (rows: Row[]) =>
+  rows.map((r) => ({
+    unit: r.label,
+    quantities: r.q,
+    cloudflare_usd: dollars(r.q),
+    aws_iot_core_usd: r.aws,
+    aws_note: r.awsNote,
+  }));
+
 const main = async () => {
   log(`load average at start: ${loadStart.map((l) => l.toFixed(2)).join(", ")} (${cpus().length} CPUs)`);
   apns = await startApnsStandIn();
@@ -714,7 +733,7 @@ const main = async () => {
   await onFreshPlatform("apns", (p) => apnsPushes(p, counter));
   await onFreshPlatform("connect", connects);
   for (const k of KEEPALIVES) await onFreshPlatform(`idle ${k}`, (p) => idle(p, k));
-  const rows = rowsOf();
+  const rows = rowsOf(P.subscribers);
   const report = {
     date: started.toISOString(),
     quick: QUICK,
@@ -730,22 +749,14 @@ const main = async () => {
     },
     rates: RATES,
     results,
-    per_unit: rows.map((r) => ({
-      unit: r.label,
-      quantities: r.q,
-      cloudflare_usd: dollars(r.q),
-      aws_iot_core_usd: r.aws,
-      aws_note: r.awsNote,
-    })),
+    per_unit: perUnit(rows),
     errors,
   };
   const dir = path.join(ROOT, "bench", "results");
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `cost-${stamp}.json`);
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
-  console.log(
-    `\nCounted operations per unit\n\n${opsTable(rows)}\n\nPriced per unit (USD)\n\n${costTable(rows)}\n`,
-  );
+  console.log(tables(rows));
   console.log(
     `load average: start ${loadStart.map((l) => l.toFixed(2)).join(", ")}, end ${loadavg()
       .map((l) => l.toFixed(2))
@@ -755,8 +766,34 @@ const main = async () => {
   log(`wrote ${path.relative(ROOT, file)}`);
 };
 
-try {
-  await main();
-} finally {
-  await cleanup();
+/**
+ * `--from <results file>`: the tables again from a run's counted operations, with this file's
+ * rates and pricing (the file's quantities and per-unit figures are rewritten; counts are not).
+ */
+const FROM = argValue("from");
+const render = (file: string) => {
+  const report = JSON.parse(readFileSync(file, "utf8")) as {
+    parameters: { subscribers: number };
+    rates: unknown;
+    results: Measured[];
+    per_unit: unknown;
+  };
+  for (const m of report.results) {
+    m.quantities = quantities(m.counted, m.cpu_s_workerd);
+    results.push(m);
+  }
+  const rows = rowsOf(report.parameters.subscribers);
+  report.rates = RATES;
+  report.per_unit = perUnit(rows);
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(tables(rows));
+};
+
+if (FROM) render(path.resolve(FROM));
+else {
+  try {
+    await main();
+  } finally {
+    await cleanup();
+  }
 }
