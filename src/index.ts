@@ -1,4 +1,5 @@
 import { app } from "./app";
+import { countFetch, countQueue } from "./lib/ops";
 import { dispatch } from "./push/dispatch";
 import { deliverWebhooks } from "./push/webhooks";
 
@@ -16,7 +17,9 @@ function queue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   return batch.queue.startsWith("edge-push-webhooks") ? deliverWebhooks(batch, env) : dispatch(batch, env);
 }
 
+// With COUNT_OPS = "1" both entry points count what they do (src/lib/ops.ts, docs/cost.md).
 export default {
-  fetch: app.fetch,
-  queue,
+  fetch: (request: Request, env: Env, ctx: ExecutionContext) =>
+    countFetch(env, request, () => app.fetch(request, env, ctx)),
+  queue: (batch, env) => countQueue(env, batch, () => queue(batch, env)),
 } satisfies ExportedHandler<Env>;

@@ -5,7 +5,7 @@
  * the payload (one process, one clock), losses and duplicates per subscriber.
  */
 import { performance } from "node:perf_hooks";
-import type { MqttClient } from "mqtt";
+import type { IClientOptions, MqttClient } from "mqtt";
 import { APP, type Broker, type Group } from "../lib/brokers";
 import { connectClient, endClient } from "../lib/client";
 import { inParallel } from "../lib/platform";
@@ -75,7 +75,12 @@ export type Rig = {
   onMessage: (handler: ((i: number, payload: Buffer) => void) | null) => void;
 };
 
-export const connectRig = async (broker: Broker, shape: Shape): Promise<Rig> => {
+/** Connects the shape's clients (`options` added to each one's, e.g. `keepalive: 0`) and subscribes them. */
+export const connectRig = async (
+  broker: Broker,
+  shape: Shape,
+  options: IClientOptions = {},
+): Promise<Rig> => {
   const t0 = performance.now();
   await broker.prepareGroups(shape.groups);
   await broker.prepareUsers(shape.roles.map((r) => r.userId));
@@ -88,6 +93,7 @@ export const connectRig = async (broker: Broker, shape: Shape): Promise<Rig> => 
       const client = await connectClient(await broker.urlFor(r.userId), {
         clientId: `${r.userId}-${shape.name}`,
         clean: true,
+        ...options,
       });
       client.on("message", (_topic, p) => handler?.(i, p));
       if (r.filter) {

@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { countDurableObject } from "../lib/ops";
 import { hubName, logHubError, userHub } from "./common";
 
 /** Shards per app: a user always lands on the same one (a hash of its id). */
@@ -42,6 +43,7 @@ export class AppRegistry extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    countDurableObject(this, ctx, env, "AppRegistry");
     this.sql = ctx.storage.sql;
     this.sql.exec(
       "CREATE TABLE IF NOT EXISTS live (user_id TEXT PRIMARY KEY, connected INTEGER NOT NULL DEFAULT 1); CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT);",

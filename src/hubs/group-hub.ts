@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { countDurableObject } from "../lib/ops";
 import type { Message } from "../mqtt/session";
 import { ShareRotation, shareMatches } from "../mqtt/shared";
 import { logHubError } from "./common";
@@ -42,6 +43,7 @@ export class GroupHub extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    countDurableObject(this, ctx, env, "GroupHub");
     this.sql = ctx.storage.sql;
     this.sql.exec(SCHEMA + RETAINED_SCHEMA);
     this.faults = new Faults(this.sql, env);

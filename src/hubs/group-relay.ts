@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { countDurableObject } from "../lib/ops";
 import type { Message } from "../mqtt/session";
 import { logHubError } from "./common";
 import { Faults } from "./faults";
@@ -19,6 +20,7 @@ export class GroupRelay extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    countDurableObject(this, ctx, env, "GroupRelay");
     this.fanout = new MemberFanout(env, "GroupRelay");
     this.faults = new Faults(ctx.storage.sql, env);
   }

@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { countDurableObject } from "../lib/ops";
 import { logHubError } from "./common";
 
 /**
@@ -86,6 +87,7 @@ export class Metrics extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    countDurableObject(this, ctx, env, "Metrics");
     this.sql = ctx.storage.sql;
     this.sql.exec(`
 CREATE TABLE IF NOT EXISTS minutes (minute INTEGER NOT NULL, metric TEXT NOT NULL, channel TEXT NOT NULL,

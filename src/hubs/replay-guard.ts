@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { countDurableObject } from "../lib/ops";
 import { logHubError } from "./common";
 
 /** Shards per app: the same sign always lands on the same shard (its first hex digit). */
@@ -17,6 +18,7 @@ export class ReplayGuard extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    countDurableObject(this, ctx, env, "ReplayGuard");
     ctx.storage.sql.exec(
       "CREATE TABLE IF NOT EXISTS used_signs (sign TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)",
     );

@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { countDurableObject } from "../lib/ops";
 import {
   NO_SESSION_NOTE,
   type ReceiptState,
@@ -80,6 +81,7 @@ export class TaskHub extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    countDurableObject(this, ctx, env, "TaskHub");
     this.store = new TaskStore(ctx.storage.sql);
     this.reads = new TaskReads(ctx.storage.sql);
     this.faults = new Faults(ctx.storage.sql, env);

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { createDb } from "../db/client";
+import { countDurableObject } from "../lib/ops";
 import { endCancelledTasks, resumeStalledTasks } from "../push/resume";
 import { requeueStuckTasks } from "../services/push-tasks";
 import { logHubError } from "./common";
@@ -21,6 +22,11 @@ export const SWEEP_MS = 60_000;
  * the cancel are cancelled, never sent.
  */
 export class TaskWatchdog extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    countDurableObject(this, ctx, env, "TaskWatchdog");
+  }
+
   /** Makes sure a sweep is due within SWEEP_MS. */
   async arm(): Promise<void> {
     try {

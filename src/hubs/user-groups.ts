@@ -77,8 +77,10 @@ export async function refreshMemberships(hub: Hub, now: number): Promise<void> {
   if (!who) return;
   const at = Number(hub.store.getMeta("memberships_at") ?? 0);
   if (now - at < MEMBERSHIPS_FRESH_MS) return;
+  // INDEXED BY: without it SQLite picks the primary key (app_id, group_id, user_id) for its
+  // covering columns and reads every membership of the app (D1 bills rows read, docs/cost.md).
   const { results } = await hub.env.DB.prepare(
-    "SELECT m.group_id FROM group_members m JOIN apps a ON a.id = m.app_id WHERE a.name = ? AND m.user_id = ?",
+    "SELECT m.group_id FROM group_members m INDEXED BY group_members_user_idx JOIN apps a ON a.id = m.app_id WHERE a.name = ? AND m.user_id = ?",
   )
     .bind(who.app, who.id)
     .all<{ group_id: string }>();

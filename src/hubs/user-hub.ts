@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { countDurableObject } from "../lib/ops";
 import { type KeepalivePolicy, type Message, newConnState } from "../mqtt/session";
 import { innerFilter } from "../mqtt/shared";
 import { channelOf, type Identity } from "../mqtt/topics";
@@ -62,6 +63,7 @@ export class UserHub extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    countDurableObject(this, ctx, env, "UserHub");
     const store = new UserStore(ctx.storage.sql);
     this.faults = new Faults(ctx.storage.sql, env);
     const app = store.getMeta("app");

@@ -8,6 +8,7 @@ import { adminConsole } from "./console";
 import { adminCredentials } from "./credentials";
 import { adminLists } from "./lists";
 import { adminMetrics } from "./metrics";
+import { adminOps } from "./ops";
 import { adminTechnicians } from "./technicians";
 import { adminUsers } from "./users";
 
@@ -28,3 +29,4 @@ adminApi.route("/apps", adminConsole);
 adminApi.route("/", adminTechnicians);
 adminApi.route("/", adminLists);
 adminApi.route("/metrics", adminMetrics);
+adminApi.route("/ops", adminOps);
