@@ -9,6 +9,7 @@
  * Results go to bench/results/big-group-<date>.json.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { wholeArg } from "./lib/args";
@@ -69,6 +70,9 @@ const main = async () => {
     await sleep(250);
   }
   const doneS = (performance.now() - pushAt) / 1000;
+  const logFile = path.join(tmpdir(), "edge-push-big-group.log");
+  writeFileSync(logFile, dev.output());
+  log(`wrangler dev's output: ${logFile}`);
   const cpu = cpuSeconds(pids) - cpu0;
   log(`groupcast to ${MEMBERS}: task ${status.status} after ${round(doneS, 2)} s (${round(cpu, 1)} CPU-s)`);
 
@@ -77,9 +81,16 @@ const main = async () => {
   const sample = Array.from({ length: SAMPLE }, (_, k) => member(k * step));
   const got = new Map<string, number>();
   await inParallel(sample, 50, async (id) => {
-    const c = await connectClient(await platform.urlFor(id), { clientId: `${id}-phone`, clean: false });
-    c.on("message", () => got.set(id, (got.get(id) ?? 0) + 1));
-    await sleep(2_000);
+    const count = () => got.set(id, (got.get(id) ?? 0) + 1);
+    const c = await connectClient(
+      await platform.urlFor(id),
+      { clientId: `${id}-phone`, clean: false },
+      30_000,
+      (client) => client.on("message", count),
+    );
+    // Up to 30 s for the queued push, then 1 s more for a duplicate.
+    for (let waited = 0; waited < 30_000 && !got.has(id); waited += 100) await sleep(100);
+    await sleep(1_000);
     await endClient(c);
   });
   const once = sample.filter((id) => got.get(id) === 1).length;

@@ -77,13 +77,23 @@ class PacketFramedStream extends Duplex {
   }
 }
 
-/** Connects one client; resolves on CONNACK, rejects on a refusal, an error or `timeoutMs`. */
-export const connectClient = (url: string, options: IClientOptions, timeoutMs = 30_000) =>
+/**
+ * Connects one client; resolves on CONNACK, rejects on a refusal, an error or `timeoutMs`.
+ * `setup` sees the client before it connects (a message handler for what a resumed session
+ * receives right after its CONNACK).
+ */
+export const connectClient = (
+  url: string,
+  options: IClientOptions,
+  timeoutMs = 30_000,
+  setup?: (client: MqttClient) => void,
+) =>
   new Promise<MqttClient>((resolve, reject) => {
     const client = new MqttClient(
       () => new PacketFramedStream(new WebSocket(url, "mqtt", { perMessageDeflate: false })),
       { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: timeoutMs, keepalive: 60, ...options },
     );
+    setup?.(client);
     const timer = setTimeout(() => fail(new Error("CONNACK timeout")), timeoutMs);
     const fail = (err: Error) => {
       clearTimeout(timer);
