@@ -20,7 +20,12 @@ export const registryOf = (env: Env, app: string, userId: string) => appRegistry
 /** Which of an app's `userIds` have an MQTT session, open or stored: one call per shard. */
 export async function withSessions(env: Env, app: string, userIds: string[]): Promise<Set<string>> {
   const byShard = new Map<number, string[]>();
-  for (const id of userIds) byShard.set(shardOf(id), [...(byShard.get(shardOf(id)) ?? []), id]);
+  for (const id of userIds) {
+    const shard = shardOf(id);
+    const ids = byShard.get(shard) ?? [];
+    ids.push(id);
+    byShard.set(shard, ids);
+  }
   const lists = await Promise.all(
     [...byShard].map(([shard, ids]) => appRegistry(env, app, shard).withSessions(app, ids)),
   );

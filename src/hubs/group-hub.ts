@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { errorText } from "../lib/log";
 import { countDurableObject } from "../lib/ops";
 import type { Message } from "../mqtt/session";
 import { ShareRotation, shareMatches } from "../mqtt/shared";
@@ -275,7 +276,7 @@ export class GroupHub extends DurableObject<Env> {
       } else {
         logHubError("GroupHub", `relay ${i}`, r.reason);
         out.failed.push(...(slices[i] as Owed[]));
-        out.error ??= r.reason instanceof Error ? r.reason.message : String(r.reason);
+        out.error ??= errorText(r.reason);
       }
     });
     return out;
