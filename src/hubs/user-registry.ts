@@ -1,6 +1,6 @@
 import { registryOf } from "./app-registry";
 import { logHubError } from "./common";
-import { type Attachment, type Hub, hubLabel, peekAttachment } from "./user-context";
+import { type Hub, hubLabel, peekAttachment } from "./user-context";
 
 /** Sockets that are open or opening (not yet closed). */
 const openCount = (hub: Hub) =>
@@ -11,7 +11,7 @@ type Registered = "live" | "stored" | "none";
 const wanted = (hub: Hub): Registered =>
   hub.opening > 0 || openCount(hub) > 0 ? "live" : hub.store.sessions.count() > 0 ? "stored" : "none";
 /** `registered` meta; "1" / "0" from before stored sessions were listed. */
-const stored = (hub: Hub): Registered => {
+const registeredAs = (hub: Hub): Registered => {
   const v = hub.store.getMeta("registered");
   return v === "1" ? "live" : v === "live" || v === "stored" ? v : "none";
 };
@@ -28,7 +28,7 @@ export function syncRegistry(hub: Hub): Promise<boolean> {
     const who = hub.who;
     if (!who) return true;
     const want = wanted(hub);
-    if (want === stored(hub)) return true;
+    if (want === registeredAs(hub)) return true;
     const registry = registryOf(hub.env, who.app, who.id);
     if (want === "live") {
       if (!(await registry.join(who.app, who.id))) return false;
