@@ -16,7 +16,7 @@ import { wholeArg } from "./lib/args";
 import { startPlatform } from "./lib/brokers";
 import { connectClient, endClient } from "./lib/client";
 import { inParallel, psp, ROOT } from "./lib/platform";
-import { cpuSeconds, log, rssBytes, sleep, stopAll } from "./lib/procs";
+import { cpuSeconds, log, rssBytes, sleep, stopAll, stopOnSignal } from "./lib/procs";
 import { round } from "./lib/stats";
 
 const MEMBERS = wholeArg("members", 20_000, 2);
@@ -24,6 +24,8 @@ const RELAY_ABOVE = wholeArg("relay-above", 5_000, 1);
 const SAMPLE = Math.min(wholeArg("sample", 200, 1), MEMBERS);
 const GROUP = "big";
 const member = (i: number) => `m${i}`;
+
+stopOnSignal();
 
 const main = async () => {
   const platform = await startPlatform({ GROUP_RELAY_ABOVE: String(RELAY_ABOVE) });

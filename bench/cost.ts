@@ -34,7 +34,7 @@ import { argValue, wholeArg } from "./lib/args";
 import { APP, type PlatformBroker, startPlatform } from "./lib/brokers";
 import { connectClient, endClient } from "./lib/client";
 import { call, inParallel, psp, ROOT } from "./lib/platform";
-import { children, cpuSeconds, describeError, killGroup, log, sleep, stopAll } from "./lib/procs";
+import { cpuSeconds, describeError, log, sleep, stopAll, stopOnSignal } from "./lib/procs";
 import { round } from "./lib/stats";
 import { closeRig, connectRig, fanOutShape, groupTopic, type Shape, warmUp } from "./scenarios/messaging";
 import { type ApnsCounter, prepareApnsAudience, startApnsStandIn } from "./scenarios/push-api";
@@ -221,13 +221,7 @@ const cleanup = async () => {
   await stopAll();
   await apns?.close();
 };
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: stopping what the benchmark started`);
-    for (const c of children) killGroup(c, "SIGTERM");
-    void cleanup().finally(() => process.exit(130));
-  });
-}
+stopOnSignal(cleanup);
 
 const ops = async (method: "GET" | "DELETE"): Promise<Snapshot> => {
   if (!platform) throw new Error("no platform");

@@ -27,7 +27,7 @@ import {
   startPlatform,
 } from "./lib/brokers";
 import { ROOT } from "./lib/platform";
-import { children, describeError, killGroup, log, stopAll } from "./lib/procs";
+import { describeError, log, stopAll, stopOnSignal } from "./lib/procs";
 import { markdown, type Report } from "./lib/report";
 import { runBurst } from "./scenarios/burst";
 import { runConnections } from "./scenarios/connections";
@@ -118,13 +118,7 @@ const cleanup = async () => {
   await stopAll();
   await apns?.close();
 };
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: stopping what the benchmark started`);
-    for (const c of children) killGroup(c, "SIGTERM");
-    void cleanup().finally(() => process.exit(130));
-  });
-}
+stopOnSignal(cleanup);
 
 const attempt = async <T>(what: string, work: () => Promise<T>): Promise<T | undefined> => {
   try {

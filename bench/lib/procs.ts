@@ -52,6 +52,17 @@ export const startChild = (command: string, args: string[], options: SpawnOption
 
 export const stopAll = () => Promise.all([...children].map(stopChild));
 
+/** On SIGINT / SIGTERM: kills every child's process group, runs `cleanup`, and exits with 130. */
+export const stopOnSignal = (cleanup: () => Promise<unknown> = stopAll) => {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      console.error(`\n${signal}: stopping what the benchmark started`);
+      for (const c of children) killGroup(c, "SIGTERM");
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
+};
+
 export const freePort = () =>
   new Promise<number>((resolve, reject) => {
     const srv = createServer();
