@@ -3,6 +3,7 @@
  * or a connect storm:
  *
  *   npm run bench:profile [-- --qos 0|1] [--subscribers N] [--messages N]
+ *   npm run bench:profile -- --pairs N [--messages N]   (point-to-point: N groups of two)
  *   npm run bench:profile -- --connects N     (N new identities connecting, 100 at a time)
  *
  * Starts `wrangler dev` with its inspector on a free port. Fan-out: connects the fan-out rig,
@@ -22,7 +23,7 @@ import { startPlatform } from "./lib/brokers";
 import { connectClient, endClient } from "./lib/client";
 import { inParallel } from "./lib/platform";
 import { cpuSeconds, freePort, stopAll } from "./lib/procs";
-import { closeRig, connectRig, fanOutShape, runMessaging } from "./scenarios/messaging";
+import { closeRig, connectRig, fanOutShape, pointToPointShape, runMessaging } from "./scenarios/messaging";
 
 const comm = (pid: number) => {
   try {
@@ -33,6 +34,7 @@ const comm = (pid: number) => {
 };
 const qos = wholeArg("qos", 0, 0) === 1 ? 1 : 0;
 const connects = wholeArg("connects", 0, 0);
+const pairs = wholeArg("pairs", 0, 0);
 
 type Node = { id: number; callFrame: { functionName: string; url: string; lineNumber: number } };
 type Profile = { nodes: Node[]; samples: number[]; startTime: number; endTime: number };
@@ -95,7 +97,12 @@ try {
   };
   const rig = connects
     ? null
-    : await connectRig(platform, fanOutShape(wholeArg("subscribers", 1000), wholeArg("messages", 100)));
+    : await connectRig(
+        platform,
+        pairs
+          ? pointToPointShape(pairs, wholeArg("messages", 100))
+          : fanOutShape(wholeArg("subscribers", 1000), wholeArg("messages", 100)),
+      );
   if (rig)
     await runMessaging(platform, rig, qos); // every object awake, JIT warm
   else await connectAll(0, 100);
@@ -115,7 +122,10 @@ try {
   console.log(
     `\n${seconds.toFixed(1)} s; CPU-seconds per process: ${pids.map((p, i) => `${comm(p)} ${spent[i]?.toFixed(2)}`).join(", ")}`,
   );
-  const file = path.join(tmpdir(), `edge-push-${rig ? `fanout-q${qos}` : "connects"}.cpuprofile`);
+  const file = path.join(
+    tmpdir(),
+    `edge-push-${rig ? `${pairs ? "p2p" : "fanout"}-q${qos}` : "connects"}.cpuprofile`,
+  );
   writeFileSync(file, JSON.stringify(profile));
   const rows = selfTimes(profile);
   const total = rows.reduce((n, [, ms]) => n + ms, 0);

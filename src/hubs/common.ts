@@ -10,6 +10,34 @@ export const userHub = (env: Env, who: Identity) =>
 export const groupHub = (env: Env, app: string, groupId: string) =>
   env.GROUP_HUB.get(env.GROUP_HUB.idFromName(hubName(app, groupId)));
 
+/**
+ * Stubs reused by key within one object, for the hot paths (a message to a group, a group's
+ * calls to its members): `idFromName` hashes the name on every call. A caller drops the stub of
+ * a call that failed, since a stub can be left broken by an error. At most `max` are kept.
+ */
+export class StubCache<S> {
+  private readonly stubs = new Map<string, S>();
+
+  constructor(
+    private readonly make: (key: string) => S,
+    private readonly max = 10_000,
+  ) {}
+
+  get(key: string): S {
+    let stub = this.stubs.get(key);
+    if (stub === undefined) {
+      if (this.stubs.size >= this.max) this.stubs.clear();
+      stub = this.make(key);
+      this.stubs.set(key, stub);
+    }
+    return stub;
+  }
+
+  drop(key: string): void {
+    this.stubs.delete(key);
+  }
+}
+
 /** Headers the Worker sets on the upgrade it forwards to a UserHub (never taken from clients). */
 export const IDENTITY_APP = "x-edge-push-app";
 export const IDENTITY_SUB = "x-edge-push-sub";

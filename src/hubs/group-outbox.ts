@@ -13,6 +13,13 @@ export const OUTBOX_BACKLOG = 1000;
  * (and their keepalive answers). One message is always taken, however large the group.
  */
 export const OUTBOX_DELIVERIES = 20_000;
+/**
+ * A message to at most this many members, with nothing in the outbox, is handed to their hubs
+ * before the PUBACK instead of being written here first: once every member hub has taken it
+ * (each keeps what it owes a session in its own storage), the platform holds it. Only the
+ * members whose hub failed are written to the outbox, owed a retry.
+ */
+export const DIRECT_MEMBERS = 64;
 /** Messages fanned out at once; the rest wait in storage, in order. */
 const WINDOW = 64;
 /** An alarm re-drives what is left this long after a message was taken (after a restart, say). */
@@ -46,6 +53,10 @@ export class GroupOutbox {
   private fresh = 0;
   private freshDeliveries = 0;
   private readonly weights = new Map<number, number>();
+  /** Rows in the outbox (fresh and owed): a direct hand-over only when there are none. */
+  private rows = 0;
+  /** Owed rows up to this seq are retried by the pump; later ones wait for the next alarm. */
+  private retryThrough = 0;
   private readonly room: (() => void)[] = [];
   private alarmAt: number | null | undefined;
   private retryMs = 1000;
@@ -61,6 +72,7 @@ export class GroupOutbox {
   ) {
     sql.exec(SCHEMA);
     const rows = sql.exec<{ retry: string | null }>("SELECT retry FROM outbox").toArray();
+    this.rows = rows.length;
     for (const r of rows) {
       if (r.retry === null) this.fresh++;
       else for (const o of JSON.parse(r.retry) as Owed[]) this.parked.add(o.user);
@@ -69,26 +81,57 @@ export class GroupOutbox {
     if (rows.length) setTimeout(() => this.redrive(), 0);
   }
 
-  /** Takes a message durably (the caller acknowledges it once this returns), then fans it out. */
+  /**
+   * Takes a message durably (the caller acknowledges it once this returns), then fans it out.
+   * A small group's message with nothing queued ahead goes to the member hubs first and is
+   * written only for those whose hub failed (DIRECT_MEMBERS).
+   */
   async add(app: string, m: Message): Promise<void> {
     const weight = Math.max(1, this.members());
     const full = () =>
       this.fresh >= OUTBOX_BACKLOG || (this.fresh > 0 && this.freshDeliveries + weight > OUTBOX_DELIVERIES);
     while (full()) await new Promise<void>((r) => this.room.push(r));
-    const now = Date.now();
+    if (weight <= DIRECT_MEMBERS && this.rows === 0 && this.parked.size === 0)
+      return this.handOver(app, m, weight);
+    this.insert(app, m, null, weight);
+    await this.ensureAlarm(Date.now() + SAFETY_MS);
+    this.pump();
+  }
+
+  /** Hands a message straight to its members' hubs; the failed ones are owed it from the outbox. */
+  private async handOver(app: string, m: Message, weight: number): Promise<void> {
+    this.fresh++;
+    this.freshDeliveries += weight;
+    let owed: Owed[];
+    try {
+      owed = await this.deliver(app, m, this.targetsOf(m));
+    } finally {
+      this.fresh--;
+      this.freshDeliveries -= weight;
+      for (const wake of this.room.splice(0)) wake();
+    }
+    if (!owed.length) return;
+    this.insert(app, m, owed, 0);
+    for (const o of owed) this.parked.add(o.user);
+    await this.ensureAlarm(Date.now() + this.retryMs);
+  }
+
+  /** Writes a row: fresh (`owed` null, fanned out by `pump`) or owed to the members named. */
+  private insert(app: string, m: Message, owed: Owed[] | null, weight: number): void {
     const { seq } = this.sql
       .exec<{ seq: number }>(
-        "INSERT INTO outbox (app, message, at) VALUES (?, ?, ?) RETURNING seq",
+        "INSERT INTO outbox (app, message, at, retry) VALUES (?, ?, ?, ?) RETURNING seq",
         app,
         toJson(m),
-        now,
+        Date.now(),
+        owed ? JSON.stringify(owed) : null,
       )
       .one();
+    this.rows++;
+    if (owed) return;
     this.fresh++;
     this.freshDeliveries += weight;
     this.weights.set(seq, weight);
-    await this.ensureAlarm(now + SAFETY_MS);
-    this.pump();
   }
 
   /** The alarm: retries what members are owed and re-drives anything left behind. */
@@ -107,27 +150,33 @@ export class GroupOutbox {
   }
 
   private redrive(): void {
+    this.retryThrough = this.sql.exec<{ n: number }>("SELECT COALESCE(MAX(seq), 0) AS n FROM outbox").one().n;
     this.parked.clear();
     this.cursor = 0;
     this.pump();
   }
 
+  /** Starts fanning out the rows after the cursor, up to WINDOW at once. */
   private pump(): void {
     let room = WINDOW - this.inflight.size;
-    if (room <= 0) return;
-    const rows = this.sql
-      .exec<Row>(
-        "SELECT seq, app, message, at, retry FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
-        this.cursor,
-        room + this.inflight.size,
-      )
-      .toArray();
-    for (const row of rows) {
-      if (room <= 0) break;
-      this.cursor = row.seq;
-      if (this.inflight.has(row.seq)) continue;
-      room--;
-      void this.run(row);
+    while (room > 0) {
+      const limit = room + [...this.inflight].filter((seq) => seq > this.cursor).length;
+      const rows = this.sql
+        .exec<Row>(
+          "SELECT seq, app, message, at, retry FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+          this.cursor,
+          limit,
+        )
+        .toArray();
+      for (const row of rows) {
+        if (room <= 0) break;
+        this.cursor = row.seq;
+        if (this.inflight.has(row.seq)) continue;
+        if (row.retry !== null && row.seq > this.retryThrough) continue; // owed since: the alarm retries it
+        room--;
+        void this.run(row);
+      }
+      if (rows.length < limit) return;
     }
   }
 
@@ -170,7 +219,10 @@ export class GroupOutbox {
   private settle(row: Row, owed: Owed[]): void {
     if (owed.length)
       this.sql.exec("UPDATE outbox SET retry = ? WHERE seq = ?", JSON.stringify(owed), row.seq);
-    else this.sql.exec("DELETE FROM outbox WHERE seq = ?", row.seq);
+    else {
+      this.sql.exec("DELETE FROM outbox WHERE seq = ?", row.seq);
+      this.rows--;
+    }
     if (row.retry !== null) return;
     this.fresh--;
     this.freshDeliveries -= this.weights.get(row.seq) ?? 0;

@@ -1,6 +1,6 @@
 import { errorText } from "../lib/log";
 import type { Message } from "../mqtt/session";
-import { type GroupMessage, logHubError, userHub } from "./common";
+import { type GroupMessage, logHubError, StubCache, userHub } from "./common";
 import type { Owed } from "./group-outbox";
 
 /** Messages bound for one member hub, flushed together as one call. */
@@ -18,11 +18,17 @@ export class MemberFanout {
   /** Members with a deliver call in flight. */
   private readonly calling = new Set<string>();
   private flushScheduled = false;
+  private readonly hubs: StubCache<ReturnType<typeof userHub>>;
 
   constructor(
-    private readonly env: Env,
+    env: Env,
     private readonly label: string,
-  ) {}
+  ) {
+    this.hubs = new StubCache((key) => {
+      const [app = "", id = ""] = key.split("\u0000");
+      return userHub(env, { app, id });
+    });
+  }
 
   /** Resolves with the connections of the member the message reached; rejects when its hub failed. */
   enqueue(app: string, userId: string, message: GroupMessage): Promise<number> {
@@ -59,8 +65,9 @@ export class MemberFanout {
     const [app = "", id = ""] = key.split("\u0000");
     let reached = 0;
     try {
-      reached = await userHub(this.env, { app, id }).deliver({ app, id }, p.messages);
+      reached = await this.hubs.get(key).deliver({ app, id }, p.messages);
     } catch (err) {
+      this.hubs.drop(key);
       logHubError(`${this.label}→${app}:${id}`, "deliver", err);
       for (const w of p.waiters) w.reject(err);
       return;

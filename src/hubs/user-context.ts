@@ -3,7 +3,7 @@ import type { Packet } from "../mqtt/codec/types";
 import type { OutAliases } from "../mqtt/out-aliases";
 import type { ConnState, KeepalivePolicy } from "../mqtt/session";
 import type { Identity } from "../mqtt/topics";
-import { logHubError } from "./common";
+import { type groupHub, logHubError, type StubCache } from "./common";
 import type { MetricsBatch } from "./metrics";
 import type { Delivery } from "./user-delivery";
 import type { UserStore } from "./user-store";
@@ -81,6 +81,8 @@ export type Hub = {
   who: Identity | null;
   readonly buffers: Map<string, FrameBuffer>;
   readonly chains: Map<string, Promise<void>>;
+  /** GroupHub stubs by `<app>\0<group id>`, for the messages this identity publishes. */
+  readonly groups: StubCache<ReturnType<typeof groupHub>>;
   /** Upgrades under way (counted by the app registry's join, user-registry.ts). */
   opening: number;
   /** The app registry's join and leave steps, one after another. */

@@ -28,7 +28,13 @@ export async function route(hub: Hub, m0: Message, now: number): Promise<void> {
     if (!hub.store.memberships().has(ch.id)) return;
     // Taken by the GroupHub (QoS 1/2: stored in its outbox) before the publisher's PUBACK goes;
     // a failure is thrown, so the PUBACK is not sent and the client sends the message again.
-    await groupHub(hub.env, who.app, ch.id).accept(who.app, ch.id, m);
+    const key = `${who.app}\u0000${ch.id}`;
+    try {
+      await hub.groups.get(key).accept(who.app, ch.id, m);
+    } catch (err) {
+      hub.groups.drop(key);
+      throw err;
+    }
     return;
   }
   const receipts = isReceiptTopic(ch) ? parseReceipts(m.payload) : null;

@@ -6,6 +6,7 @@ import { channelOf, type Identity } from "../mqtt/topics";
 import { stampFor } from "../push/msg-id";
 import {
   type GroupMessage,
+  groupHub,
   IDENTITY_APP,
   IDENTITY_GEN,
   IDENTITY_KEEPALIVE,
@@ -13,6 +14,7 @@ import {
   IDENTITY_SUB,
   logHubError,
   type PublishOutcome,
+  StubCache,
 } from "./common";
 import { Faults } from "./faults";
 import { MetricsBatch } from "./metrics";
@@ -95,6 +97,10 @@ export class UserHub extends DurableObject<Env> {
       ),
       buffers: new Map(),
       chains: new Map(),
+      groups: new StubCache((key) => {
+        const [app = "", groupId = ""] = key.split("\u0000");
+        return groupHub(env, app, groupId);
+      }),
       opening: 0,
       registry: Promise.resolve(),
     };

@@ -2,11 +2,13 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { groupHub, userHub } from "../../src/hubs/common";
-import { GroupOutbox, OUTBOX_DELIVERIES, type Owed } from "../../src/hubs/group-outbox";
+import { DIRECT_MEMBERS, GroupOutbox, OUTBOX_DELIVERIES, type Owed } from "../../src/hubs/group-outbox";
 
-// A client's QoS 1 message to a group is stored in the GroupHub's outbox before the publisher's
-// PUBACK (test/e2e/restart.test.ts shows a restart in between loses nothing) and deleted once
-// every member hub took it. A member hub that fails is retried by the object's alarm; the fault
+// A client's QoS 1 message to a group is taken by the GroupHub before the publisher's
+// PUBACK (test/e2e/restart.test.ts shows a restart in between loses nothing): a small group's
+// is handed to the member hubs first and written only for those that failed, a large group's
+// (or one with messages queued ahead) is stored in the outbox and deleted once every member
+// hub took it. A member hub that fails is retried by the object's alarm; the fault
 // hook (src/hubs/faults.ts, on only under TEST_HOOKS) makes a real UserHub's `deliver` throw.
 
 const message = (n: number, qos: 0 | 1 = 1) => ({
@@ -109,6 +111,61 @@ describe("GroupOutbox back-pressure", () => {
       handedOver.shift()?.();
       await new Promise((r) => setTimeout(r, 50));
       expect(outbox.size()).toBe(0);
+    });
+  });
+
+  it("hands a small group's message to the member hubs before the PUBACK, writing no row; a member that failed is owed it from a row", async () => {
+    const stub = env.REPLAY_GUARD.get(env.REPLAY_GUARD.idFromName("outbox-direct"));
+    await runInDurableObject(stub, async (_, state) => {
+      const calls: { n: string; to: string[]; answer: (failed: Owed[]) => void }[] = [];
+      const members: Owed[] = [
+        { user: "u1", shares: [] },
+        { user: "u2", shares: [] },
+      ];
+      const outbox = new GroupOutbox(
+        state.storage.sql,
+        state.storage,
+        "test",
+        () => members,
+        (_app, m, to) =>
+          new Promise<Owed[]>((r) =>
+            calls.push({ n: new TextDecoder().decode(m.payload), to: to.map((t) => t.user), answer: r }),
+          ),
+        () => members.length,
+      );
+      expect(members.length).toBeLessThanOrEqual(DIRECT_MEMBERS);
+      let taken = false;
+      const adding = outbox.add("a", message(1)).then(() => {
+        taken = true;
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      // Handed over at once, nothing written; the PUBACK waits for the member hubs.
+      expect(calls.map((c) => [c.n, c.to])).toEqual([["1", ["u1", "u2"]]]);
+      expect(outbox.size()).toBe(0);
+      expect(taken).toBe(false);
+      calls.shift()?.answer([{ user: "u2", shares: [] }]); // u2's hub failed
+      await adding;
+      expect(taken).toBe(true);
+      expect(outbox.size()).toBe(1); // owed to u2
+      // With a row in the outbox, the next message is written first and queued behind for u2.
+      await outbox.add("a", message(2));
+      expect(outbox.size()).toBe(2);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(calls.map((c) => [c.n, c.to])).toEqual([["2", ["u1"]]]);
+      calls.shift()?.answer([]);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(outbox.size()).toBe(2); // message 2 is owed to u2 too, behind message 1
+      // The alarm retries u2 in order: 1, then 2.
+      await outbox.alarm();
+      await new Promise((r) => setTimeout(r, 50));
+      expect(calls.map((c) => [c.n, c.to])).toEqual([
+        ["1", ["u2"]],
+        ["2", ["u2"]],
+      ]);
+      for (const c of calls.splice(0)) c.answer([]);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(outbox.size()).toBe(0);
+      await state.storage.deleteAlarm();
     });
   });
 });
