@@ -16,32 +16,52 @@ export type MetricRow = { minute: number; metric: MetricName; channel: string; o
 
 /** Per-minute rows are kept this long; the running totals forever. */
 export const RETENTION_MINUTES = 24 * 60;
-/** A batch waits at most this long before it is sent. */
+/** A batch is sent once its object has counted nothing for this long (it may then hibernate). */
 export const FLUSH_MS = 2_000;
+/** An object that keeps counting sends its batch this long after the batch's first count. */
+export const FLUSH_BUSY_MS = 30_000;
+/**
+ * Each app's counts are spread over this many Metrics objects, by the name of the object that
+ * counted (so one app's thousands of hubs do not all call one object); reads add them up.
+ * Shard 0 is the object named after the app alone, as before there were shards.
+ */
+export const METRICS_SHARDS = 8;
 
 export const minuteOf = (ms: number) => Math.floor(ms / 60_000);
 
-export const metricsHub = (env: Env, app: string) => env.METRICS.get(env.METRICS.idFromName(app));
+export const metricsHub = (env: Env, app: string, shard = 0) =>
+  env.METRICS.get(env.METRICS.idFromName(shard === 0 ? app : `${app}#${shard}`));
 
-/** Sends `rows` to the app's Metrics object; failures are logged, never thrown. */
+/** The shard of the object named `from` (FNV-1a of the name). */
+export const metricsShard = (from: string) => {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < from.length; i++) h = Math.imul(h ^ from.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % METRICS_SHARDS;
+};
+
+/** Sends `rows` to the app's Metrics shard for `from`; failures are logged, never thrown. */
 export async function sendMetrics(env: Env, app: string, rows: MetricRow[], from: string): Promise<void> {
   if (rows.length === 0) return;
   try {
-    await metricsHub(env, app).add(rows);
+    await metricsHub(env, app, metricsShard(from)).add(rows);
   } catch (err) {
     logHubError(from, "metrics", err);
   }
 }
 
 /**
- * Counts in memory and flushes at most every FLUSH_MS (a timer started by the first count of a
- * batch). `appOf` names the app when the batch leaves (null: the counts are dropped). Counts
- * still in memory when the object is evicted are lost: the metrics are for operators, not for
- * billing.
+ * Counts in memory and sends them as one batch FLUSH_MS after the object's last count, or
+ * FLUSH_BUSY_MS after the batch's first while the object keeps counting: a quiet object is left
+ * free to hibernate 2 s on, and a busy one (a watch in a chatty family circle) sends one batch
+ * per 30 s instead of one per 2 s. `appOf` names the app when the batch leaves (null: the counts
+ * are dropped). Counts still in memory when the object is evicted are lost: the metrics are for
+ * operators, not for billing.
  */
 export class MetricsBatch {
   private pending = new Map<string, MetricRow>();
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private firstAt = 0;
+  private lastAt = 0;
 
   constructor(
     private readonly env: Env,
@@ -56,10 +76,28 @@ export class MetricsBatch {
     const row = this.pending.get(key);
     if (row) row.n += n;
     else this.pending.set(key, { minute, metric, channel, outcome, n });
-    this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS);
+    const now = Date.now();
+    this.lastAt = now;
+    if (this.timer === null) {
+      this.firstAt = now;
+      this.timer = setTimeout(() => this.due(), FLUSH_MS);
+    }
+  }
+
+  /** The timer: sends the batch, unless the object is still counting and the batch is young. */
+  private due(): void {
+    const now = Date.now();
+    const quietFor = now - this.lastAt;
+    if (quietFor < FLUSH_MS && now - this.firstAt < FLUSH_BUSY_MS) {
+      const wait = Math.min(FLUSH_MS - quietFor, this.firstAt + FLUSH_BUSY_MS - now);
+      this.timer = setTimeout(() => this.due(), Math.max(1, wait));
+      return;
+    }
+    void this.flush();
   }
 
   async flush(): Promise<void> {
+    if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     const rows = [...this.pending.values()];
     this.pending = new Map();

@@ -1,4 +1,6 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import { FLUSH_MS, METRICS_SHARDS, MetricsBatch, metricsHub, metricsShard } from "../../src/hubs/metrics";
 import { ADMIN, admin, call } from "../helpers/api";
 import { mqttConnect } from "../helpers/mqtt-ws";
 import { createApp, pspSigned, type TestApp } from "../helpers/psp";
@@ -127,4 +129,40 @@ describe("GET /api/admin/metrics", () => {
     expect((await admin("/metrics?appkey=nope")).status).toBe(404);
     expect((await call("/api/admin/metrics")).status).toBe(401);
   });
+
+  it("adds up every shard: the counts of many objects, spread over the app's Metrics shards", async () => {
+    const app = await createApp();
+    const names = Array.from({ length: 40 }, (_, i) => `UserHub:${app.name}:u${i}`);
+    const shards = new Set(names.map(metricsShard));
+    expect(shards.size).toBeGreaterThan(1); // the 40 land in several shards
+    for (const name of names) {
+      const batch = new MetricsBatch(env, () => app.name, () => name);
+      batch.add("mqtt_in", 2);
+      batch.add("deliveries", 1, "mqtt", "sent");
+      await batch.flush();
+    }
+    const reads = await Promise.all(
+      Array.from({ length: METRICS_SHARDS }, (_, i) => metricsHub(env, app.name, i).read(5)),
+    );
+    expect(reads.filter((r) => r.totals.length > 0).length).toBe(shards.size);
+    const m = await metricsOf(app);
+    expect(m.totals.mqtt_in).toBe(80);
+    expect(m.totals.deliveries).toEqual({ mqtt: { sent: 40 } });
+    expect(m.per_minute.reduce((n, row) => n + row.mqtt_in, 0)).toBe(80);
+  });
+
+  it("an object that keeps counting holds its batch; once quiet for FLUSH_MS it sends it", async () => {
+    const app = await createApp();
+    const batch = new MetricsBatch(env, () => app.name, () => "busy-hub");
+    const shard = metricsHub(env, app.name, metricsShard("busy-hub"));
+    const sent = async () => (await shard.read(5)).totals.reduce((n, r) => n + r.n, 0);
+    // Busy: a count every FLUSH_MS / 4 for 2.5 × FLUSH_MS; nothing is sent meanwhile.
+    for (let i = 0; i < 10; i++) {
+      batch.add("mqtt_out");
+      await new Promise((r) => setTimeout(r, FLUSH_MS / 4));
+    }
+    expect(await sent()).toBe(0);
+    // Quiet: sent FLUSH_MS after the last count.
+    await vi.waitFor(async () => expect(await sent()).toBe(10), { timeout: 3 * FLUSH_MS, interval: 100 });
+  }, 20_000);
 });

@@ -3,7 +3,13 @@ import type { AppRow } from "../../db/schema";
 import { api, route } from "../../http/openapi";
 import { adminQuery } from "../../http/validate";
 import { appRegistry, REGISTRY_SHARDS } from "../../hubs/app-registry";
-import { type MetricRow, metricsHub, RETENTION_MINUTES } from "../../hubs/metrics";
+import {
+  METRICS_SHARDS,
+  type MetricRow,
+  type MetricsRead,
+  metricsHub,
+  RETENTION_MINUTES,
+} from "../../hubs/metrics";
 import { requireApp } from "../../services/apps";
 
 const metricsQuery = z.strictObject({
@@ -34,13 +40,39 @@ function summary(rows: Counted[]) {
   return out;
 }
 
-/** One app's numbers: its Metrics object and the live identities of its registry shards. */
+/** The rows of every shard of an app's metrics, the same keys added up. */
+function merged(reads: MetricsRead[]): MetricsRead {
+  const sum = <R extends Counted>(rows: R[], key: (r: R) => string) => {
+    const out = new Map<string, R>();
+    for (const r of rows) {
+      const k = key(r);
+      const seen = out.get(k);
+      if (seen) seen.n += r.n;
+      else out.set(k, { ...r });
+    }
+    return [...out.values()].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  };
+  const labels = (r: Counted) => `${r.metric}\u0000${r.channel}\u0000${r.outcome}`;
+  return {
+    per_minute: sum(
+      reads.flatMap((r) => r.per_minute),
+      (r) => `${String(r.minute).padStart(12, "0")}\u0000${labels(r)}`,
+    ),
+    totals: sum(
+      reads.flatMap((r) => r.totals),
+      labels,
+    ),
+  };
+}
+
+/** One app's numbers: its Metrics shards and the live identities of its registry shards. */
 async function appMetrics(env: Env, app: AppRow, minutes: number) {
   const shards = Array.from({ length: REGISTRY_SHARDS }, (_, i) => appRegistry(env, app.name, i));
-  const [read, live] = await Promise.all([
-    metricsHub(env, app.name).read(minutes),
+  const [reads, live] = await Promise.all([
+    Promise.all(Array.from({ length: METRICS_SHARDS }, (_, i) => metricsHub(env, app.name, i).read(minutes))),
     Promise.all(shards.map((s) => s.liveUsers(app.name))),
   ]);
+  const read = merged(reads);
   const byMinute = new Map<number, Counted[]>();
   for (const r of read.per_minute) byMinute.set(r.minute, [...(byMinute.get(r.minute) ?? []), r]);
   return {
