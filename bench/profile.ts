@@ -5,6 +5,7 @@
  *   npm run bench:profile [-- --qos 0|1] [--subscribers N] [--messages N]
  *   npm run bench:profile -- --pairs N [--messages N]   (point-to-point: N groups of two)
  *   npm run bench:profile -- --connects N     (N new identities connecting, 100 at a time)
+ *   npm run bench:profile -- --push S         (S seconds of signed POST /psp/push/msg, delivery deferred)
  *
  * Starts `wrangler dev` with its inspector on a free port. Fan-out: connects the fan-out rig,
  * runs the fan-out once unprofiled (every object awake), then again under the V8 sampling
@@ -24,6 +25,7 @@ import { connectClient, endClient } from "./lib/client";
 import { inParallel } from "./lib/platform";
 import { cpuSeconds, freePort, stopAll } from "./lib/procs";
 import { closeRig, connectRig, fanOutShape, pointToPointShape, runMessaging } from "./scenarios/messaging";
+import { runPushLoad } from "./scenarios/push-api";
 
 const comm = (pid: number) => {
   try {
@@ -35,6 +37,7 @@ const comm = (pid: number) => {
 const qos = wholeArg("qos", 0, 0) === 1 ? 1 : 0;
 const connects = wholeArg("connects", 0, 0);
 const pairs = wholeArg("pairs", 0, 0);
+const pushSeconds = wholeArg("push", 0, 0);
 
 type Node = { id: number; callFrame: { functionName: string; url: string; lineNumber: number } };
 type Profile = { nodes: Node[]; samples: number[]; startTime: number; endTime: number };
@@ -95,16 +98,18 @@ try {
       clients.push(await connectClient(await platform.urlFor(u), { clientId: `${u}-c`, clean: true }));
     });
   };
-  const rig = connects
-    ? null
-    : await connectRig(
-        platform,
-        pairs
-          ? pointToPointShape(pairs, wholeArg("messages", 100))
-          : fanOutShape(wholeArg("subscribers", 1000), wholeArg("messages", 100)),
-      );
+  const rig =
+    connects || pushSeconds
+      ? null
+      : await connectRig(
+          platform,
+          pairs
+            ? pointToPointShape(pairs, wholeArg("messages", 100))
+            : fanOutShape(wholeArg("subscribers", 1000), wholeArg("messages", 100)),
+        );
   if (rig)
     await runMessaging(platform, rig, qos); // every object awake, JIT warm
+  else if (pushSeconds) await runPushLoad(platform, 32, 5, true);
   else await connectAll(0, 100);
   const cdp = await devtools(target);
   await cdp.send("Profiler.enable");
@@ -114,6 +119,7 @@ try {
   await cdp.send("Profiler.start");
   const t0 = performance.now();
   if (rig) await runMessaging(platform, rig, qos);
+  else if (pushSeconds) await runPushLoad(platform, 32, pushSeconds, true);
   else await connectAll(100, 100 + connects);
   const seconds = (performance.now() - t0) / 1000;
   const { profile } = await cdp.send<{ profile: Profile }>("Profiler.stop");
@@ -124,7 +130,7 @@ try {
   );
   const file = path.join(
     tmpdir(),
-    `edge-push-${rig ? `${pairs ? "p2p" : "fanout"}-q${qos}` : "connects"}.cpuprofile`,
+    `edge-push-${rig ? `${pairs ? "p2p" : "fanout"}-q${qos}` : pushSeconds ? "push" : "connects"}.cpuprofile`,
   );
   writeFileSync(file, JSON.stringify(profile));
   const rows = selfTimes(profile);

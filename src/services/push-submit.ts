@@ -3,7 +3,7 @@ import type { AppRow } from "../db/schema";
 import type { AppEnv } from "../env";
 import { pspFail } from "../errors";
 import { parseJsonObject } from "../http/body";
-import { minuteOf, sendMetrics } from "../hubs/metrics";
+import { countAccepted } from "../hubs/metrics";
 import { armWatchdog } from "../hubs/task-watchdog";
 import { errorText, logLine } from "../lib/log";
 import { parsePushRequest } from "../push/request";
@@ -31,15 +31,8 @@ export async function submitPush(
   if (req.audience.type === "groupcast") await requireGroup(c.var.db, app.id, req.audience.groupId);
   await checkPayloadLimits(c.var.db, app, req);
   const taskId = await createTask(c.var.db, c.env.PUSH_QUEUE, app, req, now, { rateLimited: true });
-  // One metrics increment per accepted push, off the answer's path.
-  const accepted = {
-    minute: minuteOf(now),
-    metric: "pushes_accepted",
-    channel: "",
-    outcome: "",
-    n: 1,
-  } as const;
-  c.executionCtx.waitUntil(sendMetrics(c.env, app.name, [accepted], "push"));
+  // Counted in the isolate's batch, sent off the answer's path.
+  countAccepted(c.env, c.executionCtx, app.name);
   // Should the task's queue message be lost, the watchdog re-queues it (off the answer's path).
   c.executionCtx.waitUntil(
     armWatchdog(c.env).catch((err) =>
