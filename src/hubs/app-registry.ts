@@ -110,6 +110,7 @@ export class AppRegistry extends DurableObject<Env> {
    */
   async setEnabled(app: string, enabled: boolean): Promise<number> {
     return this.guard(app, "setEnabled", async () => {
+      this.disabledFlag = !enabled;
       this.sql.exec(
         "INSERT INTO meta (k, v) VALUES ('disabled', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
         enabled ? "0" : "1",
@@ -143,8 +144,13 @@ export class AppRegistry extends DurableObject<Env> {
     );
   }
 
+  /** Kept in memory once read: setEnabled is its only writer. */
+  private disabledFlag: boolean | null = null;
+
   private disabled(): boolean {
-    return this.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'disabled'").toArray()[0]?.v === "1";
+    this.disabledFlag ??=
+      this.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'disabled'").toArray()[0]?.v === "1";
+    return this.disabledFlag;
   }
 
   private async guard<T>(app: string, entry: string, work: () => T | Promise<T>): Promise<T> {

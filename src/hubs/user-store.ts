@@ -43,16 +43,25 @@ export class UserStore {
     this.conns = new ConnStore(sql);
   }
 
+  /** Meta values read or written since the object woke (every write goes through setMeta). */
+  private readonly meta = new Map<string, string | null>();
+
   getMeta(k: string): string | null {
-    const row = this.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = ?", k).toArray()[0];
-    return row?.v ?? null;
+    if (this.meta.has(k)) return this.meta.get(k) ?? null;
+    const v = this.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = ?", k).toArray()[0]?.v ?? null;
+    this.meta.set(k, v);
+    return v;
   }
+  /** Writes a meta value; the same value again is not written. */
   setMeta(k: string, v: string | number): void {
+    const text = String(v);
+    if (this.getMeta(k) === text) return;
     this.sql.exec(
       "INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
       k,
-      String(v),
+      text,
     );
+    this.meta.set(k, text);
   }
 
   // --- retained (user topics) -----------------------------------------------------------
