@@ -136,7 +136,11 @@ describe("GET /api/admin/metrics", () => {
     const shards = new Set(names.map(metricsShard));
     expect(shards.size).toBeGreaterThan(1); // the 40 land in several shards
     for (const name of names) {
-      const batch = new MetricsBatch(env, () => app.name, () => name);
+      const batch = new MetricsBatch(
+        env,
+        () => app.name,
+        () => name,
+      );
       batch.add("mqtt_in", 2);
       batch.add("deliveries", 1, "mqtt", "sent");
       await batch.flush();
@@ -153,7 +157,11 @@ describe("GET /api/admin/metrics", () => {
 
   it("an object that keeps counting holds its batch; once quiet for FLUSH_MS it sends it", async () => {
     const app = await createApp();
-    const batch = new MetricsBatch(env, () => app.name, () => "busy-hub");
+    const batch = new MetricsBatch(
+      env,
+      () => app.name,
+      () => "busy-hub",
+    );
     const shard = metricsHub(env, app.name, metricsShard("busy-hub"));
     const sent = async () => (await shard.read(5)).totals.reduce((n, r) => n + r.n, 0);
     // Busy: a count every FLUSH_MS / 4 for 2.5 × FLUSH_MS; nothing is sent meanwhile.
