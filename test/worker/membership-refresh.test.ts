@@ -1,6 +1,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { userHub } from "../../src/hubs/common";
+import type { Hub } from "../../src/hubs/user-context";
 import { MEMBERSHIPS_FRESH_MS } from "../../src/hubs/user-groups";
 import type { PubackPacket } from "../../src/mqtt/codec";
 import { mqttConnect } from "../helpers/mqtt-ws";
@@ -45,11 +46,10 @@ describe("a UserHub's memberships", () => {
     expect(await publishToGroup(app, token)).toBe(0x87);
 
     // Once the copy is older than MEMBERSHIPS_FRESH_MS, the next CONNECT reads D1.
-    await runInDurableObject(hub, (_, state) => {
-      state.storage.sql.exec(
-        "UPDATE meta SET v = ? WHERE k = 'memberships_at'",
-        String(Date.now() - MEMBERSHIPS_FRESH_MS - 1),
-      );
+    // (Through the hub's store, which keeps its meta values in memory.)
+    await runInDurableObject(hub, (instance) => {
+      const { store } = (instance as unknown as { hub: Hub }).hub;
+      store.setMeta("memberships_at", Date.now() - MEMBERSHIPS_FRESH_MS - 1);
     });
     expect(await publishToGroup(app, token)).toBe(0);
   });
