@@ -3,6 +3,7 @@ import { createDb, type Db } from "../db/client";
 import { type AppRow, apps } from "../db/schema";
 import { toHex } from "../lib/crypto";
 import { masterSecretOf } from "../services/apps";
+import { timeoutMs } from "./providers/http";
 
 /**
  * Delivery webhooks (CONTRACT §2 "Delivery truth"): the platform POSTs
@@ -25,7 +26,6 @@ export type WebhookMessage = { appId: number; events: WebhookEvent[] };
 
 /** Events per POST at most (messages of one app are merged up to this). */
 const MAX_EVENTS = 500;
-const TIMEOUT_MS = 10_000;
 
 /** Queues events for the app's webhook, when it has one. */
 export async function emitEvents(env: Env, app: Pick<AppRow, "id" | "callbackUrl">, events: WebhookEvent[]) {
@@ -56,8 +56,11 @@ async function signature(secret: string, timestamp: string, body: string): Promi
   return toHex(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${timestamp}.${body}`)));
 }
 
-/** One signed POST; answers whether the endpoint took it (a 2xx). */
-async function post(url: string, secret: string, events: WebhookEvent[]): Promise<boolean> {
+/**
+ * One signed POST; answers whether the endpoint took it (a 2xx). An endpoint that has not
+ * answered within `ms` (the provider timeout, PROVIDER_TIMEOUT_MS) has not taken it.
+ */
+async function post(url: string, secret: string, events: WebhookEvent[], ms: number): Promise<boolean> {
   const body = JSON.stringify({ events });
   const timestamp = String(Date.now());
   const res = await fetch(url, {
@@ -68,7 +71,7 @@ async function post(url: string, secret: string, events: WebhookEvent[]): Promis
       "x-signature": await signature(secret, timestamp, body),
     },
     body,
-    signal: AbortSignal.timeout(TIMEOUT_MS),
+    signal: AbortSignal.timeout(ms),
   }).catch(() => undefined);
   await res?.body?.cancel();
   return res !== undefined && res.status >= 200 && res.status < 300;
@@ -128,7 +131,7 @@ export async function deliverWebhooks(batch: MessageBatch<unknown>, env: Env): P
         }
         for (const part of chunkByEvents(messages)) {
           const events = part.flatMap((m) => (m.body as WebhookMessage).events);
-          const ok = await post(app.callbackUrl, secret, events);
+          const ok = await post(app.callbackUrl, secret, events, timeoutMs(env));
           for (const m of part) ok ? m.ack() : m.retry({ delaySeconds: backoff(env, m.attempts) });
         }
       } catch (err) {
