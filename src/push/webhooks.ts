@@ -39,8 +39,6 @@ export async function emitEvents(env: Env, app: Pick<AppRow, "id" | "callbackUrl
   }
 }
 
-export const nowIso = () => new Date().toISOString();
-
 async function signature(secret: string, timestamp: string, body: string): Promise<string> {
   const key = await crypto.subtle.importKey(
     "raw",
