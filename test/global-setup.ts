@@ -25,7 +25,7 @@ export default async function setup(project: TestProject) {
       const url = new URL(req.url ?? "/", "http://127.0.0.1");
       const body = Buffer.concat(chunks).toString("utf8");
       try {
-        if (faults.control(req, res, url, body) || faults.intercept(req, res, url)) return;
+        if (faults.control(req, res, url, body) || faults.intercept(req, res, url, body)) return;
         for (const standIn of standIns) if (await standIn(req, res, url, body)) return;
         res.writeHead(404).end();
       } catch (err) {

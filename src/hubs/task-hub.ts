@@ -11,10 +11,11 @@ import {
   type TargetState,
   whyOf,
 } from "../push/truth";
-import { emitEvents, nowIso } from "../push/webhooks";
+import { backoff, emitEvents, MAX_EVENTS, type WebhookEvent } from "../push/webhooks";
 import { logHubError } from "./common";
 import { Faults } from "./faults";
 import { MetricsBatch } from "./metrics";
+import { TaskOutbox } from "./task-outbox";
 import { type Counts, TaskReads } from "./task-reads";
 import {
   type Claim,
@@ -49,6 +50,33 @@ export type Trace = {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+type WebhookApp = { id: number; callbackUrl: string | null };
+
+/**
+ * How long a TaskHub trusts the callback_url it read: one D1 read per task per 30 s rather than
+ * per round with a failure. A callback_url set or removed applies to a running task within that.
+ */
+const WEBHOOK_APP_TTL_MS = 30_000;
+
+/** The numbers of a `task.finished` event (the status shape's). */
+export type FinishedCounts = Pick<Counts, "total" | "sent" | "delivered" | "failed" | "received" | "opened">;
+
+/** A target's `target.failed` event; MQTT targets have no device_token. */
+const targetFailed = (
+  at: string,
+  taskId: string,
+  channel: string,
+  target: { target: string; msgId: string },
+  reason: string,
+): WebhookEvent => ({
+  type: "target.failed",
+  at,
+  task_id: taskId,
+  msg_id: target.msgId,
+  ...(channel === "mqtt" ? {} : { device_token: target.target }),
+  reason,
+});
+
 function viewOf(r: TargetRow): TargetView {
   const who =
     r.channel !== "mqtt"
@@ -71,11 +99,21 @@ function viewOf(r: TargetRow): TargetView {
  * SQLite so that D1 holds only the task index. Written by the queue consumer (expansion,
  * batches, dead letters) and by receipts (PUBACKs, app receipts); read by status, targets and
  * trace. RPC methods log and rethrow: the caller retries or answers an error.
+ *
+ * The task's webhook events (target.failed, device.dead, task.finished) are written to its
+ * outbox in the same step as the change they report and sent to WEBHOOK_QUEUE before the RPC
+ * answers; a send that fails is tried again from the alarm (src/hubs/task-outbox.ts). The alarm
+ * also serves the task's expiry.
  */
 export class TaskHub extends DurableObject<Env> {
   private readonly store: TaskStore;
   private readonly reads: TaskReads;
   private readonly faults: Faults;
+  private readonly outbox: TaskOutbox;
+  /** The outbox's sends, one at a time (an RPC that interleaves waits for the one running). */
+  private flushing: Promise<void> = Promise.resolve();
+  /** The task's app and callback_url as last read from D1, and when (kept WEBHOOK_APP_TTL_MS). */
+  private webhookTarget: { app: WebhookApp | null; at: number } | null = null;
   /** Delivery outcomes by channel, for the app's metrics. */
   private readonly metrics: MetricsBatch;
 
@@ -85,6 +123,7 @@ export class TaskHub extends DurableObject<Env> {
     this.store = new TaskStore(ctx.storage.sql);
     this.reads = new TaskReads(ctx.storage.sql);
     this.faults = new Faults(ctx.storage.sql, env);
+    this.outbox = new TaskOutbox(ctx.storage.sql);
     this.metrics = new MetricsBatch(
       env,
       () => this.appName(),
@@ -107,14 +146,35 @@ export class TaskHub extends DurableObject<Env> {
     return row?.name ?? null;
   }
 
+  private name(): string {
+    return `TaskHub:${this.store.getMeta("task_id") ?? "?"}`;
+  }
+
   private async rpc<T>(entry: string, work: () => T | Promise<T>): Promise<T> {
     try {
       this.faults.check(entry);
       return await work();
     } catch (err) {
-      logHubError(`TaskHub:${this.store.getMeta("task_id") ?? "?"}`, entry, err);
+      logHubError(this.name(), entry, err);
       throw err;
     }
+  }
+
+  /**
+   * An RPC whose work may write webhook events to the outbox: whatever the outbox holds is sent
+   * before it answers, even when the work failed after writing some (the flush never throws).
+   */
+  private async emitting<T>(entry: string, work: () => T | Promise<T>): Promise<T> {
+    try {
+      return await this.rpc(entry, work);
+    } finally {
+      if (this.outbox.waiting()) await this.flush();
+    }
+  }
+
+  /** The task's id for its events (set by the first page, or by `finished`). */
+  private taskId(): string | null {
+    return this.store.getMeta("task_id");
   }
 
   /**
@@ -127,12 +187,19 @@ export class TaskHub extends DurableObject<Env> {
     taskId: string,
     page: { rows: NewTarget[]; batches: string[]; cursor?: string; next: string | null; expiresAt?: number },
   ): Promise<boolean> {
-    return this.rpc("expand", async () => {
+    return this.emitting("expand", async () => {
+      const now = Date.now();
       this.store.setMeta("task_id", taskId);
-      this.store.progress(Date.now());
-      // New targets already sent (MQTT publishes during expansion) or failed count as outcomes.
-      for (const r of this.store.add(page.rows, Date.now()))
+      this.store.progress(now);
+      // New targets already sent (MQTT publishes during expansion) or failed count as outcomes;
+      // the failed ones (UNKNOWN_DEVICE) are target.failed events, once: a page expanded again
+      // adds no target.
+      const events: WebhookEvent[] = [];
+      for (const r of this.store.add(page.rows, now)) {
         if (r.state !== "pending") this.metrics.add("deliveries", 1, r.channel, r.state);
+        if (r.state === "failed") events.push(targetFailed(iso(now), taskId, r.channel, r, r.reason ?? ""));
+      }
+      this.outbox.add(events);
       this.store.openBatches(page.batches);
       // The page after this one: where a resume starts again if its message is lost. Only the
       // page that starts where the record stands moves it on, so a redelivered earlier page never
@@ -140,8 +207,10 @@ export class TaskHub extends DurableObject<Env> {
       if (page.next === null) this.store.setMeta("expanded", 1);
       else if ((page.cursor ?? null) === this.store.getMeta("cursor"))
         this.store.setMeta("cursor", page.next);
-      if (page.expiresAt !== undefined && (await this.ctx.storage.getAlarm()) === null)
-        await this.ctx.storage.setAlarm(page.expiresAt);
+      if (page.expiresAt !== undefined && this.store.getMeta("expire_at") === null) {
+        this.store.setMeta("expire_at", page.expiresAt);
+        await this.scheduleAlarm();
+      }
       return this.store.finishBatch(null);
     });
   }
@@ -161,21 +230,62 @@ export class TaskHub extends DurableObject<Env> {
     });
   }
 
+  /**
+   * A round's answers. A failure of a target still open is a target.failed event, a device the
+   * answer unregistered a device.dead event (the same answer recorded again: none).
+   */
   async record(channel: string, outcomes: Outcome[]): Promise<void> {
-    return this.rpc("record", () => {
-      this.store.progress(Date.now());
-      this.store.record(channel, outcomes, Date.now());
+    return this.emitting("record", () => {
+      const now = Date.now();
+      this.store.progress(now);
+      const failures = this.store.record(channel, outcomes, now);
       for (const o of outcomes)
         this.metrics.add("deliveries", 1, channel, o.state === "pending" ? "retry" : o.state);
+      const taskId = this.taskId();
+      if (taskId === null) return;
+      const events: WebhookEvent[] = [];
+      for (const f of failures) {
+        const failed = targetFailed(iso(now), taskId, channel, f, f.reason);
+        if (f.failed) events.push(failed);
+        if (f.dead) events.push({ ...failed, type: "device.dead" });
+      }
+      this.outbox.add(events);
     });
   }
 
+  /** Ends open targets; the ones it failed are target.failed events. Answers the ones it ended. */
   async closeTargets(channel: string, targets: string[], state: StoredState, reason: string, detail: string) {
-    return this.rpc("closeTargets", () => {
-      this.store.progress(Date.now());
-      const closed = this.store.close(channel, targets, state, reason, detail, Date.now());
+    return this.emitting("closeTargets", () => {
+      const now = Date.now();
+      this.store.progress(now);
+      const closed = this.store.close(channel, targets, state, reason, detail, now);
       this.metrics.add("deliveries", closed.length, channel, state);
+      const taskId = this.taskId();
+      if (state === "failed" && taskId !== null)
+        this.outbox.add(closed.map((c) => targetFailed(iso(now), taskId, channel, c, reason)));
       return closed;
+    });
+  }
+
+  /**
+   * The task ended (its D1 status is done, failed or expired): its task.finished event, once
+   * per task whoever asks (a retry, or another run ending it too, adds none). `counts`: the
+   * numbers to report, null for the hub's own.
+   */
+  async finished(taskId: string, counts: FinishedCounts | null): Promise<void> {
+    return this.emitting("finished", () => {
+      if (this.taskId() === null) this.store.setMeta("task_id", taskId);
+      if (this.store.getMeta("finished") !== null) return;
+      const { total, sent, delivered, failed, received, opened } = counts ?? this.reads.counts();
+      this.store.setMeta("finished", 1);
+      this.outbox.add([
+        {
+          type: "task.finished",
+          at: iso(Date.now()),
+          task_id: taskId,
+          counts: { total, sent, delivered, failed, received, opened },
+        },
+      ]);
     });
   }
 
@@ -212,26 +322,17 @@ export class TaskHub extends DurableObject<Env> {
    * `target.failed` webhook events of the task's app. Answers how many it failed.
    */
   async dropped(msgIds: string[], detail: string): Promise<number> {
-    return this.rpc("dropped", async () => {
-      const failed = this.store.dropped(msgIds, detail, Date.now());
+    return this.emitting("dropped", () => {
+      const now = Date.now();
+      const failed = this.store.dropped(msgIds, detail, now);
       if (failed.length) this.metrics.add("deliveries", failed.length, "mqtt", "failed");
-      const taskId = this.store.getMeta("task_id");
-      if (failed.length && taskId) {
-        const app = await this.env.DB.prepare(
-          "SELECT a.id AS id, a.callback_url AS callbackUrl FROM tasks t JOIN apps a ON a.id = t.app_id WHERE t.id = ?",
-        )
-          .bind(taskId)
-          .first<{ id: number; callbackUrl: string | null }>();
-        const at = nowIso();
-        const events = failed.map((msgId) => ({
-          type: "target.failed" as const,
-          at,
-          task_id: taskId,
-          msg_id: msgId,
-          reason: SESSION_QUEUE_FULL,
-        }));
-        if (app) await emitEvents(this.env, app, events);
-      }
+      const taskId = this.taskId();
+      if (taskId !== null)
+        this.outbox.add(
+          failed.map((msgId) =>
+            targetFailed(iso(now), taskId, "mqtt", { target: "", msgId }, SESSION_QUEUE_FULL),
+          ),
+        );
       return failed.length;
     });
   }
@@ -279,13 +380,101 @@ export class TaskHub extends DurableObject<Env> {
 
   // --- entry point ------------------------------------------------------------------------
 
-  /** At the task's expiry: MQTT targets no device acknowledged are expired. */
+  /**
+   * At the task's expiry: MQTT targets no device acknowledged are expired. At an outbox retry:
+   * the events still waiting are sent. Then the alarm is set for whichever comes next.
+   */
   override async alarm(): Promise<void> {
+    const now = Date.now();
     try {
-      this.store.expireUnacknowledged(Date.now());
+      const expireAt = this.store.getMeta("expire_at");
+      // An alarm set before the outbox shared it (no `alarm` mark) can only be the expiry.
+      const legacy = this.store.getMeta("alarm") === null;
+      if (
+        this.store.getMeta("expired") === null &&
+        (legacy || (expireAt !== null && Number(expireAt) <= now))
+      ) {
+        this.store.expireUnacknowledged(now);
+        this.store.setMeta("expired", 1);
+      }
     } catch (err) {
-      logHubError(`TaskHub:${this.store.getMeta("task_id") ?? "?"}`, "alarm", err);
-      await this.ctx.storage.setAlarm(Date.now() + 30_000);
+      logHubError(this.name(), "alarm", err);
+      await this.ctx.storage.setAlarm(now + 30_000);
+      return;
     }
+    if (this.outbox.waiting()) await this.flush();
+    await this.scheduleAlarm();
+  }
+
+  // --- the outbox ---------------------------------------------------------------------------
+
+  /** Sends what the outbox holds, after any send already running; never throws. */
+  private flush(): Promise<void> {
+    const run = this.flushing.then(() => this.send());
+    this.flushing = run;
+    return run;
+  }
+
+  /**
+   * The outbox to WEBHOOK_QUEUE, MAX_EVENTS (one queue message) at a time, each deleted once
+   * the queue took it. Events of an app without a callback_url (or of a task gone from D1) are
+   * dropped, as the consumer would. A failure (the queue, D1) is logged and tried again from the
+   * alarm with backoff (PUSH_RETRY_BASE_S doubling, at least 1 s, at most an hour).
+   */
+  private async send(): Promise<void> {
+    try {
+      for (let page = this.outbox.oldest(MAX_EVENTS); page; page = this.outbox.oldest(MAX_EVENTS)) {
+        const app = await this.webhookApp();
+        if (app?.callbackUrl) {
+          this.faults.check("webhookSend");
+          await emitEvents(this.env, app, page.events);
+        }
+        this.outbox.ack(page.last);
+      }
+      if (this.store.getMeta("webhook_attempts") !== null) {
+        this.store.clearMeta("webhook_attempts");
+        this.store.clearMeta("webhook_retry_at");
+      }
+    } catch (err) {
+      logHubError(this.name(), "webhooks", err);
+      try {
+        const attempts = Number(this.store.getMeta("webhook_attempts") ?? 0) + 1;
+        this.store.setMeta("webhook_attempts", attempts);
+        this.store.setMeta("webhook_retry_at", Date.now() + Math.max(1, backoff(this.env, attempts)) * 1000);
+        await this.scheduleAlarm();
+      } catch (e) {
+        logHubError(this.name(), "webhooks", e);
+      }
+    }
+  }
+
+  /** The task's app and its callback_url (null: the task is gone), read from D1 when there is something to send. */
+  private async webhookApp(): Promise<WebhookApp | null> {
+    const taskId = this.taskId();
+    if (taskId === null) return null;
+    const now = Date.now();
+    if (this.webhookTarget && now - this.webhookTarget.at < WEBHOOK_APP_TTL_MS) return this.webhookTarget.app;
+    const app = await this.env.DB.prepare(
+      "SELECT a.id AS id, a.callback_url AS callbackUrl FROM tasks t JOIN apps a ON a.id = t.app_id WHERE t.id = ?",
+    )
+      .bind(taskId)
+      .first<WebhookApp>();
+    this.webhookTarget = { app, at: now };
+    return app;
+  }
+
+  /** The alarm serves the expiry and the outbox's retry: set for the earlier one still due. */
+  private async scheduleAlarm(): Promise<void> {
+    const due = [
+      this.store.getMeta("expired") === null ? this.store.getMeta("expire_at") : null,
+      this.store.getMeta("webhook_retry_at"),
+    ]
+      .filter((v): v is string => v !== null)
+      .map(Number);
+    if (due.length === 0) return;
+    const next = Math.min(...due);
+    this.store.setMeta("alarm", 1);
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > next) await this.ctx.storage.setAlarm(next);
   }
 }

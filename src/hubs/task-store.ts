@@ -68,6 +68,9 @@ export type TargetRow = {
 
 const OPEN = "('pending', 'sending')";
 
+/** A failure `record` wrote: the target failed (it was open), and/or its device was unregistered. */
+export type Failure = { target: string; msgId: string; reason: string; failed: boolean; dead: boolean };
+
 /** What a claim took, and since when another run holds the rest (null: nobody does). */
 export type Claim = { claimed: string[]; heldSince: number | null };
 
@@ -90,6 +93,9 @@ export class TaskStore {
 
   getMeta(k: string): string | null {
     return this.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = ?", k).toArray()[0]?.v ?? null;
+  }
+  clearMeta(k: string): void {
+    this.sql.exec("DELETE FROM meta WHERE k = ?", k);
   }
   setMeta(k: string, v: string | number): void {
     this.sql.exec(
@@ -249,9 +255,25 @@ export class TaskStore {
     return { claimed, heldSince };
   }
 
-  /** The answers for claimed targets. A target a receipt reached meanwhile keeps its state. */
-  record(channel: string, outcomes: Outcome[], now: number): void {
+  /**
+   * The answers for claimed targets. A target a receipt reached meanwhile keeps its state.
+   * Answers the failures this call recorded, for their webhook events: `failed` when the target
+   * was still open (so a second record of the same answer reports nothing), `dead` when the
+   * answer unregistered the device and no earlier one had.
+   */
+  record(channel: string, outcomes: Outcome[], now: number): Failure[] {
+    const failures: Failure[] = [];
     for (const o of outcomes) {
+      const before =
+        o.state === "failed"
+          ? this.sql
+              .exec<{ msg_id: string; state: StoredState; removed_at: number | null }>(
+                "SELECT msg_id, state, removed_at FROM targets WHERE channel = ? AND target = ?",
+                channel,
+                o.target,
+              )
+              .toArray()[0]
+          : undefined;
       const row = this.sql
         .exec<{ id: number }>(
           o.state === "sent"
@@ -265,7 +287,13 @@ export class TaskStore {
         )
         .toArray()[0];
       if (row) this.event(row.id, now, o.state === "pending" ? "retry" : o.state, channel, o.detail);
+      if (!row || !before) continue;
+      const failed = before.state === "pending" || before.state === "sending";
+      const dead = o.removed === true && before.removed_at === null;
+      if (failed || dead)
+        failures.push({ target: o.target, msgId: before.msg_id, reason: o.reason ?? "", failed, dead });
     }
+    return failures;
   }
 
   /**

@@ -1,6 +1,6 @@
 import { and, eq, inArray } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { type AppRow, apps, devices, tasks } from "../db/schema";
+import { apps, devices, tasks } from "../db/schema";
 import { taskHub } from "../hubs/task-hub";
 import type { Outcome } from "../hubs/task-store";
 import { getCredentials } from "../services/credentials";
@@ -18,7 +18,6 @@ import type { PushRequest } from "./request";
 import { providerData } from "./route";
 import { type BatchMessage, batchKey, keysOf, type MqttMessage } from "./tasks";
 import { providerName } from "./truth";
-import { emitEvents, emitForApp, nowIso, type WebhookEvent } from "./webhooks";
 
 /**
  * What a batch run ends with: done (acked), or to retry after a delay (seconds, at least);
@@ -44,12 +43,11 @@ function providerOf(env: Env, name: BatchMessage["provider"]): PushProvider<neve
 
 /**
  * Ends the open targets of a batch with a reason (failed ones are `target.failed` webhook
- * events of the task's app); answers whether the task is complete.
+ * events of the task's app, written by the TaskHub with the change); answers whether the task
+ * is complete.
  */
 export async function closeBatch(
   env: Env,
-  db: Db,
-  task: Pick<TaskRow, "id" | "appId">,
   m: BatchMessage | MqttMessage,
   state: "failed" | "cancelled" | "expired",
   reason: string,
@@ -57,40 +55,23 @@ export async function closeBatch(
 ): Promise<boolean> {
   const { channel, targets } = keysOf(m);
   const hub = taskHub(env, m.taskId);
-  const closed = await hub.closeTargets(channel, targets, state, reason, detail);
-  if (state === "failed") {
-    const at = nowIso();
-    await emitForApp(
-      env,
-      db,
-      task.appId,
-      closed.map((c) => ({
-        type: "target.failed" as const,
-        at,
-        task_id: task.id,
-        msg_id: c.msgId,
-        ...(channel === "mqtt" ? {} : { device_token: c.target }),
-        reason,
-      })),
-    );
-  }
+  await hub.closeTargets(channel, targets, state, reason, detail);
   return hub.finishBatch(batchKey(m));
 }
 
 /** Cancelled or expired tasks, and apps without credentials, end their batches unsent. */
 export async function unsendable(
   env: Env,
-  db: Db,
   task: TaskRow,
   m: BatchMessage | MqttMessage,
 ): Promise<BatchResult | null> {
   if (task.status === "cancelled") {
-    const complete = await closeBatch(env, db, task, m, "cancelled", "CANCELLED", "cancelled by the partner");
+    const complete = await closeBatch(env, m, "cancelled", "CANCELLED", "cancelled by the partner");
     return { done: true, complete };
   }
   if (task.expireAt !== null && task.expireAt <= Date.now()) {
     const detail = "the task expired before it was sent";
-    return { done: true, complete: await closeBatch(env, db, task, m, "expired", "EXPIRED", detail) };
+    return { done: true, complete: await closeBatch(env, m, "expired", "EXPIRED", detail) };
   }
   return null;
 }
@@ -122,7 +103,6 @@ type Round = {
   env: Env;
   db: Db;
   task: TaskRow;
-  app: AppRow;
   m: BatchMessage;
   creds: never;
   req: PushRequest;
@@ -132,7 +112,7 @@ type Round = {
 
 /**
  * One round of at most SEND_CONCURRENCY sends, in parallel: claim them, send, feed the breaker,
- * record every answer, then unregister dead devices and queue webhook events. Answers since when
+ * record every answer (with its webhook events), then unregister dead devices. Answers since when
  * another run holds targets of the round, and the retry delay the provider asked for (null: no retry).
  */
 async function sendRound(r: Round, part: DeviceTarget[]) {
@@ -164,7 +144,6 @@ async function sendRound(r: Round, part: DeviceTarget[]) {
   report(r.breaker, limits.breaker, results, Date.now());
   const outcomes: Outcome[] = [];
   const dead: string[] = [];
-  const events: WebhookEvent[] = [];
   let retryAfter: number | null = null;
   results.forEach((res, i) => {
     const job = jobs[i] as PushJob;
@@ -176,24 +155,13 @@ async function sendRound(r: Round, part: DeviceTarget[]) {
       retryAfter = Math.max(retryAfter ?? 0, res.retryAfterS ?? 0);
     } else {
       outcomes.push({ target, state: "failed", reason: res.reason, detail, removed: res.removeDevice });
-      const e = {
-        at: nowIso(),
-        task_id: task.id,
-        msg_id: job.msgId,
-        device_token: target,
-        reason: res.reason,
-      };
-      events.push({ type: "target.failed", ...e });
-      if (res.removeDevice) {
-        dead.push(target);
-        events.push({ type: "device.dead", ...e });
-      }
+      if (res.removeDevice) dead.push(target);
     }
   });
+  // The TaskHub writes the failures' webhook events (target.failed, device.dead) with them.
   if (outcomes.length) await recordAnswers(env, task.id, m.provider, outcomes);
   if (dead.length)
     await r.db.delete(devices).where(and(eq(devices.appId, task.appId), inArray(devices.deviceToken, dead)));
-  await emitEvents(env, r.app, events);
   return { heldSince: claim.heldSince, retryAfter: retryAfter as number | null };
 }
 
@@ -208,13 +176,13 @@ export const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
  * its deadline the batch hands the rest back to the queue.
  */
 export async function runBatch(env: Env, db: Db, task: TaskRow, m: BatchMessage): Promise<BatchResult> {
-  const ended = await unsendable(env, db, task, m);
+  const ended = await unsendable(env, task, m);
   if (ended) return ended;
   const app = await db.query.apps.findFirst({ where: eq(apps.id, task.appId) });
   const creds = app ? await getCredentials<never>(db, env.CREDENTIALS_KEY, app.id, m.provider) : null;
   if (!app || !creds) {
     const detail = `the app has no ${providerName(m.provider)} credentials`;
-    return { done: true, complete: await closeBatch(env, db, task, m, "failed", "NO_CREDENTIALS", detail) };
+    return { done: true, complete: await closeBatch(env, m, "failed", "NO_CREDENTIALS", detail) };
   }
   const limits = limitsOf(env);
   const breaker = breakerFor(task.appId, m.provider);
@@ -226,7 +194,7 @@ export async function runBatch(env: Env, db: Db, task: TaskRow, m: BatchMessage)
     return { done: false, retryAfterS: seconds(gate.waitMs), ...(requeue ? { requeue } : {}) };
   }
   const req = JSON.parse(task.request) as PushRequest;
-  const round: Round = { env, db, task, app, m, creds, req, limits, breaker };
+  const round: Round = { env, db, task, m, creds, req, limits, breaker };
   let retryAfter: number | null = null;
   let heldSince: number | null = null;
   let handBack = false;

@@ -6,7 +6,7 @@ import { armWatchdog } from "../hubs/task-watchdog";
 import { MAX_QUEUE_DELAY_S } from "../services/push-tasks";
 import { type BatchResult, closeBatch, runBatch, taskOf } from "./batch";
 import { expandPage } from "./expand";
-import { endTask, finishTask, NO_COUNTS } from "./finish";
+import { endTask, FINISHED, finishTask, NO_COUNTS } from "./finish";
 import { runMqtt } from "./mqtt-retry";
 import type { DroppedMessage, QueueMessage, ReceiptMessage, TaskPageMessage } from "./tasks";
 
@@ -21,9 +21,15 @@ function retryBase(env: Env): number {
 
 const ENDED = ["cancelled", "expired", "done", "failed"];
 
-/** A task message: wait for its start time, expire it, or expand the next page of its audience. */
+/**
+ * A task message: wait for its start time, expire it, or expand the next page of its audience.
+ * A message of a task that has ended is done, except that a finished one (the retry of the
+ * message that finished it, whose task.finished may not have been recorded) makes sure its
+ * TaskHub has the event: a no-op when it has.
+ */
 async function runTask(env: Env, db: Db, m: TaskPageMessage): Promise<void> {
   const task = await taskOf(db, m.taskId);
+  if (task && FINISHED.includes(task.status)) await taskHub(env, task.id).finished(task.id, null);
   if (!task || ENDED.includes(task.status)) return;
   const now = Date.now();
   if (task.startAt !== null && task.startAt > now) {
@@ -67,8 +73,7 @@ async function runDead(env: Env, db: Db, body: QueueMessage): Promise<void> {
       body.kind === "batch"
         ? "gave up after the last retry"
         : "the MQTT broker kept failing; gave up after the last retry";
-    if (await closeBatch(env, db, task, body, "failed", reason, detail))
-      await finishTask(env, db, body.taskId);
+    if (await closeBatch(env, body, "failed", reason, detail)) await finishTask(env, db, body.taskId);
   } else if (body.kind === "task") {
     const counts = await taskHub(env, body.taskId).counts();
     await endTask(env, db, body.taskId, "failed", counts, ["scheduled", "queued", "sending"]);

@@ -11,7 +11,6 @@ import type { PushRequest } from "./request";
 import { routeFor } from "./route";
 import { type BatchMessage, batchKey, type MqttMessage } from "./tasks";
 import { providerName } from "./truth";
-import { emitEvents, nowIso } from "./webhooks";
 
 /** Devices read per task message; each page becomes provider batches of BATCH_SIZE. */
 export const PAGE_SIZE = 500;
@@ -141,7 +140,8 @@ export async function expandPage(
     : page.length === PAGE_SIZE
       ? (page[page.length - 1]?.token ?? null)
       : null;
-  // Targets (the idempotency record) and the batches the task waits for, before the batches are queued.
+  // Targets (the idempotency record) and the batches the task waits for, before the batches are
+  // queued; the TaskHub writes the failed ones' target.failed events with them.
   const complete = await taskHub(env, task.id).expand(task.id, {
     rows,
     batches: messages.map((m) => batchKey(m.body)),
@@ -150,20 +150,5 @@ export async function expandPage(
     expiresAt: req.expireAt,
   });
   for (let i = 0; i < messages.length; i += 100) await env.PUSH_QUEUE.sendBatch(messages.slice(i, i + 100));
-  const at = nowIso();
-  await emitEvents(
-    env,
-    app,
-    rows
-      .filter((r) => r.state === "failed")
-      .map((r) => ({
-        type: "target.failed" as const,
-        at,
-        task_id: task.id,
-        msg_id: r.msgId,
-        device_token: r.target,
-        reason: r.reason ?? "",
-      })),
-  );
   return { next, complete };
 }

@@ -2,7 +2,6 @@ import { and, eq, inArray } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { tasks } from "../db/schema";
 import { taskHub } from "../hubs/task-hub";
-import { emitForApp, nowIso } from "./webhooks";
 
 // The end of a running task (the queue consumer's and the watchdog's).
 
@@ -24,7 +23,16 @@ export async function finishTask(env: Env, db: Db, taskId: string): Promise<void
 
 export const NO_COUNTS = { total: 0, sent: 0, delivered: 0, failed: 0, received: 0, opened: 0, expired: 0 };
 
-/** Sets a running task's final status once; the app's webhook hears of it (task.finished). */
+/** The statuses endTask sets: a task in one of them has (or is owed) its task.finished event. */
+export const FINISHED = ["done", "failed", "expired"];
+
+/**
+ * Sets a running task's final status once; the app's webhook hears of it (task.finished, from
+ * the task's TaskHub, which sends it once per task). When the status was already final, the
+ * event is asked for again: the run that set it may have died (or failed to reach the TaskHub)
+ * before the event was recorded, and this retry, finding nothing left to update, is then the
+ * only one that can still send it.
+ */
 export async function endTask(
   env: Env,
   db: Db,
@@ -38,10 +46,13 @@ export async function endTask(
     .set({ status, updatedAt: Date.now() })
     .where(and(eq(tasks.id, taskId), inArray(tasks.status, from)))
     .returning({ appId: tasks.appId });
-  if (!ended) return;
+  if (!ended && !(await finishedAlready(db, taskId))) return;
   const { total, sent, delivered, failed, received, opened } = counts;
-  const numbers = { total, sent, delivered, failed, received, opened };
-  await emitForApp(env, db, ended.appId, [
-    { type: "task.finished", at: nowIso(), task_id: taskId, counts: numbers },
-  ]);
+  await taskHub(env, taskId).finished(taskId, { total, sent, delivered, failed, received, opened });
+}
+
+/** Whether the task's status is final already (set by an earlier endTask). */
+export async function finishedAlready(db: Db, taskId: string): Promise<boolean> {
+  const row = await db.query.tasks.findFirst({ where: eq(tasks.id, taskId), columns: { status: true } });
+  return row !== undefined && FINISHED.includes(row.status);
 }

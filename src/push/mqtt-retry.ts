@@ -16,13 +16,13 @@ import { batchKey, type MqttMessage } from "./tasks";
  * queue records it as failed (HUB_UNAVAILABLE). Never counted as sent before a hub took it.
  */
 export async function runMqtt(env: Env, db: Db, task: TaskRow, m: MqttMessage): Promise<BatchResult> {
-  const ended = await unsendable(env, db, task, m);
+  const ended = await unsendable(env, task, m);
   if (ended) return ended;
   const app = await db.query.apps.findFirst({ where: eq(apps.id, task.appId) });
   if (!app)
     return {
       done: true,
-      complete: await closeBatch(env, db, task, m, "failed", "NO_APP", "the app is gone"),
+      complete: await closeBatch(env, m, "failed", "NO_APP", "the app is gone"),
     };
   const hub = taskHub(env, task.id);
   const limits = limitsOf(env);

@@ -1,15 +1,19 @@
-import { eq, inArray } from "drizzle-orm";
-import { createDb, type Db } from "../db/client";
+import { inArray } from "drizzle-orm";
+import { createDb } from "../db/client";
 import { type AppRow, apps } from "../db/schema";
 import { toHex } from "../lib/crypto";
 import { masterSecretOf } from "../services/apps";
+import { timeoutMs } from "./providers/http";
 
 /**
  * Delivery webhooks (CONTRACT §2 "Delivery truth"): the platform POSTs
  * `{events: [{type, at, task_id?, msg_id?, device_token?, reason?, counts?}]}` to the app's
  * `callback_url`, signed `X-Signature: hex(HMAC-SHA256(app_master_secret, X-Timestamp + "." + body))`.
  * Events leave through their own queue (WEBHOOK_QUEUE): a push only enqueues them, so an
- * endpoint that is slow or down never holds a push up. The consumer batches the messages of an
+ * endpoint that is slow or down never holds a push up. Every event is written to its task's
+ * TaskHub outbox together with the state change it reports, and sent from there
+ * (src/hubs/task-outbox.ts), so a failed queue send loses nothing: events are at-least-once,
+ * and partners dedupe them by type, task_id and msg_id. The consumer batches the messages of an
  * app into one POST, retries with backoff until a 2xx, then the dead-letter queue drops them.
  */
 export type WebhookEvent = {
@@ -24,8 +28,7 @@ export type WebhookEvent = {
 export type WebhookMessage = { appId: number; events: WebhookEvent[] };
 
 /** Events per POST at most (messages of one app are merged up to this). */
-const MAX_EVENTS = 500;
-const TIMEOUT_MS = 10_000;
+export const MAX_EVENTS = 500;
 
 /** Queues events for the app's webhook, when it has one. */
 export async function emitEvents(env: Env, app: Pick<AppRow, "id" | "callbackUrl">, events: WebhookEvent[]) {
@@ -35,15 +38,6 @@ export async function emitEvents(env: Env, app: Pick<AppRow, "id" | "callbackUrl
     await env.WEBHOOK_QUEUE.send(message);
   }
 }
-
-/** Looks the app up first: for callers that only know its id. */
-export async function emitForApp(env: Env, db: Db, appId: number, events: WebhookEvent[]) {
-  if (events.length === 0) return;
-  const app = await db.query.apps.findFirst({ where: eq(apps.id, appId) });
-  if (app) await emitEvents(env, app, events);
-}
-
-export const nowIso = () => new Date().toISOString();
 
 async function signature(secret: string, timestamp: string, body: string): Promise<string> {
   const key = await crypto.subtle.importKey(
@@ -56,8 +50,11 @@ async function signature(secret: string, timestamp: string, body: string): Promi
   return toHex(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${timestamp}.${body}`)));
 }
 
-/** One signed POST; answers whether the endpoint took it (a 2xx). */
-async function post(url: string, secret: string, events: WebhookEvent[]): Promise<boolean> {
+/**
+ * One signed POST; answers whether the endpoint took it (a 2xx). An endpoint that has not
+ * answered within `ms` (the provider timeout, PROVIDER_TIMEOUT_MS) has not taken it.
+ */
+async function post(url: string, secret: string, events: WebhookEvent[], ms: number): Promise<boolean> {
   const body = JSON.stringify({ events });
   const timestamp = String(Date.now());
   const res = await fetch(url, {
@@ -68,7 +65,7 @@ async function post(url: string, secret: string, events: WebhookEvent[]): Promis
       "x-signature": await signature(secret, timestamp, body),
     },
     body,
-    signal: AbortSignal.timeout(TIMEOUT_MS),
+    signal: AbortSignal.timeout(ms),
   }).catch(() => undefined);
   await res?.body?.cancel();
   return res !== undefined && res.status >= 200 && res.status < 300;
@@ -93,7 +90,8 @@ function chunkByEvents(messages: Message[]): Message[][] {
   return parts;
 }
 
-function backoff(env: Env, attempts: number): number {
+/** Seconds before a webhook message (or an outbox send, src/hubs/task-outbox.ts) is tried again: PUSH_RETRY_BASE_S (5) doubling, at most an hour. */
+export function backoff(env: Pick<Env, "PUSH_RETRY_BASE_S">, attempts: number): number {
   const n = Number(env.PUSH_RETRY_BASE_S);
   const base = Number.isFinite(n) && n >= 0 ? n : 5;
   return Math.min(3600, base * 2 ** Math.max(0, attempts - 1));
@@ -128,7 +126,7 @@ export async function deliverWebhooks(batch: MessageBatch<unknown>, env: Env): P
         }
         for (const part of chunkByEvents(messages)) {
           const events = part.flatMap((m) => (m.body as WebhookMessage).events);
-          const ok = await post(app.callbackUrl, secret, events);
+          const ok = await post(app.callbackUrl, secret, events, timeoutMs(env));
           for (const m of part) ok ? m.ack() : m.retry({ delaySeconds: backoff(env, m.attempts) });
         }
       } catch (err) {

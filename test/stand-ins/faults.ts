@@ -4,16 +4,19 @@ import type { IncomingMessage, ServerResponse } from "node:http";
  * Network faults in front of every stand-in (tests only), so that a provider that hangs or
  * answers late can be shown without changing what the provider itself says:
  *
- * - `POST /_faults {path, header?: [name, value], mode: "hang"|"late", ms?, count?}`: requests
- *   whose path starts with `path` (and that carry the header, when given) are held without an
- *   answer ("hang"), or handled as usual and answered `ms` later ("late": the provider took the
- *   request, its answer comes after the client gave up). `count` limits how many (default all).
- * - `POST /_faults/clear {path, header?}`: ends the rule; held requests are dropped (sockets closed).
- * - `GET /_faults/held?path=` (rules without a header): `{held, matched}`.
+ * - `POST /_faults {path, header?: [name, value], body?, mode: "hang"|"late", ms?, count?}`:
+ *   requests whose path starts with `path` (and that carry the header, and whose body contains
+ *   the `body` text, when given) are held without an answer ("hang"), or handled as usual and
+ *   answered `ms` later ("late": the provider took the request, its answer comes after the client
+ *   gave up). `count` limits how many (default all).
+ * - `POST /_faults/clear {path, header?, body?}`: ends the rule; held requests are dropped (sockets closed).
+ * - `GET /_faults/held?path=&body=` (rules without a header; `body` when the rule has one): `{held, matched}`.
  */
 type Rule = {
   path: string;
   header?: [string, string];
+  /** Text the request body must contain (e.g. one test's phone number on a shared path). */
+  body?: string;
   mode: "hang" | "late";
   ms: number;
   count: number;
@@ -21,15 +24,17 @@ type Rule = {
   matched: number;
 };
 
-const keyOf = (path: string, header?: string[]) => JSON.stringify([path, header ?? null]);
+const keyOf = (path: string, header?: string[], body?: string) =>
+  JSON.stringify(body === undefined ? [path, header ?? null] : [path, header ?? null, body]);
 
 export const createFaults = () => {
   const rules = new Map<string, Rule>();
 
-  const matching = (req: IncomingMessage, url: URL): Rule | undefined => {
+  const matching = (req: IncomingMessage, url: URL, body: string): Rule | undefined => {
     for (const r of rules.values()) {
       if (!url.pathname.startsWith(r.path) || r.count <= 0) continue;
       if (r.header && req.headers[r.header[0].toLowerCase()] !== r.header[1]) continue;
+      if (r.body !== undefined && !body.includes(r.body)) continue;
       return r;
     }
     return undefined;
@@ -58,7 +63,9 @@ export const createFaults = () => {
     if (!url.pathname.startsWith("/_faults")) return false;
     const input = (req.method === "POST" ? JSON.parse(body || "{}") : {}) as Record<string, unknown>;
     if (url.pathname === "/_faults/held") {
-      const r = rules.get(keyOf(url.searchParams.get("path") ?? ""));
+      const r = rules.get(
+        keyOf(url.searchParams.get("path") ?? "", undefined, url.searchParams.get("body") ?? undefined),
+      );
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify({ held: r?.held.length ?? 0, matched: r?.matched ?? 0 }));
       return true;
@@ -67,7 +74,8 @@ export const createFaults = () => {
     const header = Array.isArray(input.header)
       ? [String(input.header[0]), String(input.header[1])]
       : undefined;
-    const key = keyOf(path, header);
+    const bodyText = typeof input.body === "string" ? input.body : undefined;
+    const key = keyOf(path, header, bodyText);
     if (url.pathname === "/_faults/clear") {
       for (const held of rules.get(key)?.held ?? []) held.destroy();
       rules.delete(key);
@@ -75,6 +83,7 @@ export const createFaults = () => {
       rules.set(key, {
         path,
         header: header as [string, string] | undefined,
+        ...(bodyText === undefined ? {} : { body: bodyText }),
         mode: input.mode === "late" ? "late" : "hang",
         ms: Number(input.ms ?? 0),
         count: input.count === undefined ? Number.POSITIVE_INFINITY : Number(input.count),
@@ -87,8 +96,8 @@ export const createFaults = () => {
   };
 
   /** Answers whether the request is held (nothing else may answer it). */
-  const intercept = (req: IncomingMessage, res: ServerResponse, url: URL): boolean => {
-    const rule = matching(req, url);
+  const intercept = (req: IncomingMessage, res: ServerResponse, url: URL, body: string): boolean => {
+    const rule = matching(req, url, body);
     if (!rule) return false;
     rule.count -= 1;
     rule.matched += 1;
