@@ -94,38 +94,43 @@ export async function dispatch(batch: MessageBatch<unknown>, env: Env): Promise<
   await armWatchdog(env).catch((err) =>
     console.error(`queue: arming the task watchdog failed: ${String(err)}`),
   );
-  for (const message of batch.messages) {
+  // The batch's messages run side by side (wrangler.toml: up to 4), each acked or retried on
+  // its own; the dead-letter queue's (up to 50) one after another.
+  if (dead) for (const message of batch.messages) await handle(message);
+  else await Promise.all(batch.messages.map((message) => handle(message)));
+
+  async function handle(message: Message<unknown>): Promise<void> {
     const body = message.body as QueueMessage;
     try {
       if (dead) {
         await runDead(env, db, body);
         message.ack();
-        continue;
+        return;
       }
       if (body?.kind === "task") {
         await runTask(env, db, body);
         message.ack();
-        continue;
+        return;
       }
       if (body?.kind === "receipt") {
         await runReceipt(env, body);
         message.ack();
-        continue;
+        return;
       }
       if (body?.kind === "dropped") {
         await runDropped(env, body);
         message.ack();
-        continue;
+        return;
       }
       if (body?.kind !== "batch" && body?.kind !== "mqtt") {
         console.error(`queue ${batch.queue}: message ${message.id} has no known kind; dropped`);
         message.ack();
-        continue;
+        return;
       }
       const task = await taskOf(db, body.taskId);
       if (!task) {
         message.ack();
-        continue;
+        return;
       }
       const result: BatchResult =
         body.kind === "batch" ? await runBatch(env, db, task, body) : await runMqtt(env, db, task, body);
@@ -134,11 +139,11 @@ export async function dispatch(batch: MessageBatch<unknown>, env: Env): Promise<
         // fresh message (no retry used up).
         await env.PUSH_QUEUE.send(result.requeue, { delaySeconds: result.retryAfterS });
         message.ack();
-        continue;
+        return;
       }
       if (!result.done) {
         message.retry({ delaySeconds: backoffSeconds(message.attempts, result.retryAfterS, retryBase(env)) });
-        continue;
+        return;
       }
       if (result.complete) await finishTask(env, db, task.id);
       message.ack();

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { admin } from "../helpers/api";
 import { mqttConnect } from "../helpers/mqtt-ws";
 import { createApp, pspSigned, type TestApp } from "../helpers/psp";
@@ -122,10 +122,18 @@ describe("GET /psp/tasks and /api/admin/apps/:appkey/tasks", () => {
 
     const broadcast = await pspWalk(app, "/psp/tasks?type=broadcast");
     expect(broadcast.items.map((t) => t.task_id)).toEqual([ids[4]]);
-    const status = String(all.items[0]?.status);
-    const byStatus = await pspWalk(app, `/psp/tasks?status=${status}`);
-    expect(byStatus.items.every((t) => t.status === status)).toBe(true);
-    expect(byStatus.items.map((t) => t.task_id)).toContain(ids[4]);
+    // By status: the broadcast's, once it has ended (the consumer may still be moving it).
+    await vi.waitFor(
+      async () => {
+        const [b] = (await pspWalk(app, "/psp/tasks?type=broadcast")).items;
+        const status = String(b?.status);
+        expect(["done", "failed"]).toContain(status);
+        const byStatus = await pspWalk(app, `/psp/tasks?status=${status}`);
+        expect(byStatus.items.every((t) => t.status === status)).toBe(true);
+        expect(byStatus.items.map((t) => t.task_id)).toContain(ids[4]);
+      },
+      { timeout: 10_000, interval: 200 },
+    );
 
     // since is inclusive, until exclusive, in milliseconds or ISO 8601.
     const times = all.items.map((t) => Date.parse(String(t.created_at)));
