@@ -41,3 +41,21 @@ export function batchKey(m: BatchMessage | MqttMessage): string {
   const { channel, targets } = keysOf(m);
   return `${channel}:${targets[0] ?? ""}`;
 }
+
+/** A task still `queued` this long after its last change never had its queue message run. */
+export const STUCK_MS = 120_000;
+/** Slack between a task's D1 write and its queue message's timestamp, however slow the send. */
+export const QUEUE_SEND_SLACK_MS = 60_000;
+
+/**
+ * Tasks `queued` and unchanged since before this are re-queued by the watchdog. `oldestWaiting`
+ * is the timestamp of the oldest message still waiting in the push queue (null: none waits;
+ * undefined: unknown). A task written after that message may still have its own message waiting
+ * behind it, in a backlog rather than lost: it is left alone, so a queue that is merely behind
+ * is not fed a second copy of every task it holds.
+ */
+export function requeueCutoff(now: number, oldestWaiting: number | null | undefined): number {
+  const stale = now - STUCK_MS;
+  if (oldestWaiting === null || oldestWaiting === undefined) return stale;
+  return Math.min(stale, oldestWaiting - QUEUE_SEND_SLACK_MS);
+}

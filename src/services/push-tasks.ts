@@ -6,7 +6,7 @@ import { taskHub } from "../hubs/task-hub";
 import { randomHex } from "../lib/crypto";
 import { platformsOf } from "../push/audience";
 import { type PushRequest, payloadSize } from "../push/request";
-import type { TaskPageMessage } from "../push/tasks";
+import { requeueCutoff, type TaskPageMessage } from "../push/tasks";
 
 export type TaskRow = typeof TasksTable.$inferSelect;
 
@@ -112,12 +112,23 @@ export const createTask = async (
   return id;
 };
 
-/** A task still `queued` this long after its last change never had its queue message run. */
-export const STUCK_MS = 120_000;
+/** When the oldest message still waiting in the queue was sent (null: none waits; undefined: unknown). */
+async function oldestWaiting(queue: Queue): Promise<number | null | undefined> {
+  try {
+    const m = await queue.metrics();
+    if (m.backlogCount === 0) return null;
+    const at =
+      m.oldestMessageTimestamp === undefined ? Number.NaN : new Date(m.oldestMessageTimestamp).getTime();
+    return Number.isFinite(at) && at > 0 ? at : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Re-queues the tasks whose first queue message never ran (status `queued`, due, unchanged for
- * STUCK_MS), stamping them so the next sweep waits again; answers how many, and how many tasks
+ * STUCK_MS, and older than every message still waiting in the queue: src/push/tasks.ts
+ * requeueCutoff), stamping them so the next sweep waits again; answers how many, and how many tasks
  * are still open (queued or sending).
  */
 export async function requeueStuckTasks(db: Db, queue: Queue, now: number) {
@@ -127,7 +138,7 @@ export async function requeueStuckTasks(db: Db, queue: Queue, now: number) {
     .where(
       and(
         eq(tasks.status, "queued"),
-        lt(tasks.updatedAt, now - STUCK_MS),
+        lt(tasks.updatedAt, requeueCutoff(now, await oldestWaiting(queue))),
         or(isNull(tasks.startAt), lte(tasks.startAt, now)),
       ),
     )
