@@ -136,7 +136,11 @@ export function countAccepted(env: Env, ctx: { waitUntil(p: Promise<unknown>): v
       accepted.clear();
       acceptedFlushing = false;
       const byApp = new Map<string, MetricRow[]>();
-      for (const { app: a, ...r } of rows) byApp.set(a, [...(byApp.get(a) ?? []), r]);
+      for (const { app: a, ...r } of rows) {
+        const list = byApp.get(a) ?? [];
+        list.push(r);
+        byApp.set(a, list);
+      }
       isolateName ??= `push:${crypto.randomUUID()}`;
       const from = isolateName;
       await Promise.all([...byApp].map(([a, list]) => sendMetrics(env, a, list, from)));

@@ -50,7 +50,7 @@ function merged(reads: MetricsRead[]): MetricsRead {
       if (seen) seen.n += r.n;
       else out.set(k, { ...r });
     }
-    return [...out.values()].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+    return [...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
   };
   const labels = (r: Counted) => `${r.metric}\u0000${r.channel}\u0000${r.outcome}`;
   return {
